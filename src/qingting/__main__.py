@@ -1,0 +1,3 @@
+from qingting.cli import main
+
+main()

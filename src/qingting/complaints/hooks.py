@@ -1,0 +1,27 @@
+"""Extension points other apps register in their AppConfig.ready().
+
+The complaint services call these inside their transaction, after the change and its
+event are written, so a deadline or a hotspot link commits (or rolls back) together
+with the complaint. A hook that has side effects outside the database (mail, webhooks)
+must hand them to `transaction.on_commit`.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+# fn(complaint, actor) -> None
+on_created: list[Callable] = []
+# fn(complaint, old_step, new_step, actor, transition_kind) -> None
+on_step_changed: list[Callable] = []
+# fn(complaint, changes: dict[field, (old, new)], actor) -> None
+on_updated: list[Callable] = []
+# fn(complaint, actor, extra: dict) -> extra dict merged into the API output
+output_extras: list[Callable] = []
+
+
+def register(kind: str, fn: Callable) -> Callable:
+    target = {"created": on_created, "step_changed": on_step_changed, "updated": on_updated,
+              "output": output_extras}[kind]
+    if fn not in target:
+        target.append(fn)
+    return fn
