@@ -1,0 +1,1 @@
+"""倾听 Qingting — complaint and crisis handling."""

@@ -137,8 +137,9 @@ INSTALLED_APPS = [
     "qingting.complaints",
 ]
 # Feature apps join when their folder is a Django app (has apps.py): sla, notify, intake …
+_DISABLED_APPS = set(_env_list("QINGTING_DISABLED_APPS", []))
 for _app in ("sla", "notify", "intake", "analytics", "crisis", "resolution", "coaching", "training"):
-    if (SRC_DIR / _app / "apps.py").exists():
+    if (SRC_DIR / _app / "apps.py").exists() and _app not in _DISABLED_APPS:
         INSTALLED_APPS.append(f"qingting.{_app}")
 EXTRA_APPS = _env_list("QINGTING_EXTRA_APPS", [])
 INSTALLED_APPS += EXTRA_APPS
@@ -210,6 +211,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("QINGTING_STATIC_ROOT") or DATA_DIR / "static")
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Front-end libraries (htmx, ECharts) are installed from the npm registry at setup
 # (`npm install` in the repository root) and served locally; never from a CDN.
 _ASSETS = Path(os.environ.get("QINGTING_ASSETS_DIR") or SRC_DIR.parent.parent / "node_modules")

@@ -86,12 +86,15 @@ def access_complaint(user, number: str, *, write: bool = False, for_update: bool
     """Fetch a complaint by its public number for `user`, or raise NotFound / PermissionDenied."""
     from qingting.complaints.models import Complaint
 
-    qs = complaints_for(user, Complaint.objects.select_related(
-        "step", "variant", "customer", "department", "category", "category__parent", "assignee",
-        "profile", "escalated_to"))
-    if for_update:
-        qs = qs.select_for_update(of=("self",))
+    related = ("step", "variant", "customer", "department", "category", "category__parent", "assignee",
+               "profile", "escalated_to")
+    qs = complaints_for(user, Complaint.objects.select_related(*related))
     complaint = qs.filter(number=str(number)[:32]).first()
+    if complaint is not None and for_update:
+        # Lock the one row without joins (a join under FOR UPDATE would make PostgreSQL drop the
+        # row when a concurrent transaction changed its step), then read it fresh under the lock.
+        list(Complaint.objects.select_for_update().filter(pk=complaint.pk).values_list("pk", flat=True))
+        complaint = qs.filter(pk=complaint.pk).first()
     if complaint is None:
         raise NotFound(f"投诉单 {number} 不存在或无权查看", f"Complaint {number} does not exist or is not visible to you")
     if write and not may_write(user):

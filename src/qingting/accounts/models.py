@@ -5,7 +5,7 @@ import hashlib
 import secrets
 
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 
@@ -43,19 +43,22 @@ class Department(models.Model):
         return self.name
 
     def save(self, *args, **kwargs):
-        if self.parent_id and self.pk and self.parent_id == self.pk:
-            raise ValueError("a department cannot be its own parent")
-        super().save(*args, **kwargs)
-        new_path = (self.parent.path if self.parent_id else "/") + f"{self.pk}/"
-        if new_path != self.path:
-            if self.parent_id and self.parent.path.startswith(self.path or "\0"):
-                raise ValueError("a department cannot move under its own subtree")
-            old_path = self.path
-            Department.objects.filter(pk=self.pk).update(path=new_path)
-            if old_path:
-                for child in Department.objects.filter(path__startswith=old_path).exclude(pk=self.pk):
-                    Department.objects.filter(pk=child.pk).update(path=new_path + child.path[len(old_path):])
-            self.path = new_path
+        with transaction.atomic():
+            if self.pk and self.parent_id:
+                parent_path = Department.objects.values_list("path", flat=True).get(pk=self.parent_id)
+                if self.parent_id == self.pk or f"/{self.pk}/" in parent_path:
+                    raise ValueError("a department cannot move under itself or its own subtree")
+            super().save(*args, **kwargs)
+            new_path = (Department.objects.values_list("path", flat=True).get(pk=self.parent_id)
+                        if self.parent_id else "/") + f"{self.pk}/"
+            if new_path != self.path:
+                old_path = self.path
+                Department.objects.filter(pk=self.pk).update(path=new_path)
+                if old_path:
+                    # move the whole subtree in one statement-per-row pass (subtrees are small)
+                    for child in Department.objects.filter(path__startswith=old_path).exclude(pk=self.pk):
+                        Department.objects.filter(pk=child.pk).update(path=new_path + child.path[len(old_path):])
+                self.path = new_path
 
     def subtree(self):
         return Department.objects.filter(path__startswith=self.path)
