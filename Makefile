@@ -18,7 +18,8 @@ setup-test: $(BIN)/python assets browser
 
 # htmx and ECharts from the npm registry, served locally (no CDN). Pages work without them.
 assets:
-	@if command -v npm >/dev/null 2>&1; then npm install --silent --no-audit --no-fund; \
+	@if [ ! -f package.json ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then npm install --silent --no-audit --no-fund || echo "npm install failed: charts will not draw"; \
 	else echo "npm not found: pages work without htmx/ECharts, charts will not draw"; fi
 
 # Debian's Chromium for the browser tests (installed when missing and we are root).
