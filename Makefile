@@ -26,7 +26,7 @@ assets:
 browser:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils dovecot-imapd >/dev/null) \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei poppler-utils dovecot-imapd >/dev/null) \
 	      || echo "could not install chromium: browser tests will be skipped (fail in CI)"; \
 	  else echo "no /usr/bin/chromium: install Debian's chromium for the browser tests"; fi; \
 	fi

@@ -32,6 +32,16 @@ def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_reference_cache():
+    """Each test's database differs (rollback, flush): start with an empty reference cache."""
+    from qingting.complaints import reference
+
+    reference.clear()
+    yield
+    reference.clear()
+
+
 @pytest.fixture
 def org(db):
     company = Department.objects.create(code="hq", name="总部", kind=DepartmentKind.COMPANY)

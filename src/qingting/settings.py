@@ -58,9 +58,9 @@ def parse_database_url(url: str, data_dir: Path) -> dict:
         # sqlite:///relative/or/absolute.db ; sqlite:////abs/path.db
         path = unquote(parsed.path)
         if url.startswith("sqlite:////"):
-            name = path
+            name = "/" + path.lstrip("/")  # sqlite:////abs/path.db
         else:
-            name = path[1:] if path.startswith("/") else path
+            name = path[1:] if path.startswith("/") else path  # sqlite:///relative.db
         if not name:
             raise ImproperlyConfigured(f"DATABASE_URL={url!r} names no SQLite file")
         return {
@@ -148,7 +148,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "qingting.core.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

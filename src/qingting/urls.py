@@ -1,5 +1,4 @@
 from django.apps import apps
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 

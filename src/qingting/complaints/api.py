@@ -1,12 +1,11 @@
 """Complaints API: parse, call a service or query, return a schema."""
 from __future__ import annotations
 
-from django.db.models import Count, Q
-from django.http import HttpResponse
-from ninja import Router
+from django.db.models import Q
+from ninja import Router, Status
 
 from qingting.accounts import access
-from qingting.core.errors import Invalid, NotFound, PermissionDenied
+from qingting.core.errors import Invalid, NotFound
 from qingting.core.text import normalise_email, normalise_mobile
 
 from . import queries, services
@@ -38,7 +37,7 @@ def create_complaint(request, payload: ComplaintIn):
         assignee=payload.assignee, variant=payload.variant)
     complaint = access.access_complaint(request.auth, complaint.number) if access.can_view(request.auth, complaint) \
         else complaint
-    return (201 if created else 200), queries.complaint_detail(complaint, request.auth)
+    return Status(201 if created else 200, queries.complaint_detail(complaint, request.auth))
 
 
 @router.get("/complaints", response=ComplaintPage)
@@ -103,7 +102,7 @@ def notes(request, number: str):
 @router.post("/complaints/{number}/notes", response={201: NoteOut})
 def add_note(request, number: str, payload: NoteIn):
     n = services.add_note(number, actor=request.auth, body=payload.body)
-    return 201, {"id": n.pk, "author": request.auth.username, "body": n.body, "created_at": n.created_at}
+    return Status(201, {"id": n.pk, "author": request.auth.username, "body": n.body, "created_at": n.created_at})
 
 
 @router.get("/complaints/{number}/messages", response=list[MessageOut])
@@ -118,8 +117,8 @@ def messages(request, number: str):
 def add_message(request, number: str, payload: MessageIn):
     m = services.add_message(number, actor=request.auth, body=payload.body, direction=payload.direction,
                              channel=payload.channel)
-    return 201, {"id": m.pk, "direction": m.direction, "channel": m.channel, "author": request.auth.username,
-                 "body": m.body, "created_at": m.created_at}
+    return Status(201, {"id": m.pk, "direction": m.direction, "channel": m.channel, "author": request.auth.username,
+                 "body": m.body, "created_at": m.created_at})
 
 
 @router.get("/categories", response=list[CategoryOut])
@@ -159,3 +158,46 @@ def customer(request, customer_id: int):
         raise NotFound("客户不存在", "No such customer")
     return {"id": cust.pk, "name": cust.name, "mobile": cust.mobile, "email": cust.email, "tags": cust.tags,
             "complaint_count": visible.filter(customer=cust).count()}
+
+
+# ------------------------------------------------------------------ attachments
+
+import datetime as _dt  # noqa: E402
+
+from ninja import File, Form, Schema  # noqa: E402
+from ninja.files import UploadedFile  # noqa: E402
+
+from . import downloads  # noqa: E402
+from .models import Attachment  # noqa: E402
+
+
+class AttachmentOut(Schema):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    customer_visible: bool
+    created_at: _dt.datetime
+    uploaded_by: str | None = None
+
+
+@router.get("/complaints/{number}/attachments", response=list[AttachmentOut])
+def attachments(request, number: str):
+    c = access.access_complaint(request.auth, number)
+    return [downloads.attachment_dict(a) for a in
+            Attachment.objects.filter(complaint=c).select_related("uploaded_by").order_by("id")[:1000]]
+
+
+@router.post("/complaints/{number}/attachments", response={201: AttachmentOut})
+def upload_attachment(request, number: str, file: UploadedFile = File(...), customer_visible: bool = Form(False)):
+    """Upload a file (multipart field `file`). Type decided by the file's bytes: images, PDF, plain
+    text, recordings (mp3/m4a/amr/wav), docx, xlsx; 413 above ATTACHMENT_MAX_BYTES, 422 otherwise."""
+    att = services.add_attachment(number, actor=request.auth, uploaded_file=file, customer_visible=customer_visible)
+    return 201, downloads.attachment_dict(att)
+
+
+@router.get("/attachments/{attachment_id}/download")
+def download_attachment(request, attachment_id: int):
+    """The file, as a download (Content-Disposition: attachment, nosniff); 404 when not visible."""
+    return downloads.file_response(downloads.visible_attachment(request.auth, attachment_id))

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -24,9 +24,9 @@ from qingting.accounts.models import Department, Role, User
 from qingting.core.errors import Conflict, Invalid, NotFound, PermissionDenied
 from qingting.core.text import normalise_email, normalise_mobile, search_document
 
-from . import hooks, triage_link
+from . import hooks, reference, triage_link
 from .models import (Category, Channel, Complaint, Customer, CustomerAnswer, Event, IdempotencyRecord,
-                     IndustryProfile, Message, Note, NumberSequence, Priority, ResolutionType, Step, StepOwner,
+                     Message, Note, NumberSequence, Priority, ResolutionType, Step, StepOwner,
                      Transition, WorkflowVariant)
 from .profiles import validate_about
 from .workflow import ESCALATE_AFTER_REFUSALS, GuardContext, check_guards
@@ -95,9 +95,7 @@ def parse_amount(value) -> Decimal | None:
 def resolve_category(code) -> Category:
     if not isinstance(code, str) or not code.strip():
         raise Invalid("投诉类别无效", "category must be a category code", fields={"category": "invalid"})
-    cat = Category.objects.filter(active=True).filter(code=code.strip()).select_related("parent").first()
-    if cat is None:
-        cat = Category.objects.filter(active=True, name=code.strip()).select_related("parent").first()
+    cat = reference.category(code.strip())
     if cat is None:
         raise Invalid(f"投诉类别「{code}」不存在", f"Unknown category {code!r}", fields={"category": "unknown"})
     return cat
@@ -154,8 +152,8 @@ def _refresh_search(complaint: Complaint) -> None:
 
 # ------------------------------------------------------------------ customers
 
-def match_or_create_customer(data: dict | None) -> Customer:
-    """Customers are matched by normalised mobile, then e-mail; never by name."""
+def clean_customer_data(data: dict | None) -> dict:
+    """Validate and normalise customer input: {name, mobile, email, tags}."""
     data = data or {}
     if not isinstance(data, dict):
         raise Invalid("客户信息必须是对象", "customer must be an object", fields={"customer": "not an object"})
@@ -181,21 +179,33 @@ def match_or_create_customer(data: dict | None) -> Customer:
     tags = data.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) and 0 < len(t) <= 32 for t in tags):
         raise Invalid("客户标签必须是文本列表", "customer.tags must be a list of short strings", fields={"customer.tags": "invalid"})
+    return {"name": name, "mobile": mobile, "email": email, "tags": sorted(set(tags))}
+
+
+def find_customer(clean: dict) -> Customer | None:
+    """Customers are matched by normalised mobile, then e-mail; never by name."""
     customer = None
-    if mobile:
-        customer = Customer.objects.filter(mobile=mobile).order_by("id").first()
-    if customer is None and email:
-        customer = Customer.objects.filter(email=email).order_by("id").first()
+    if clean["mobile"]:
+        customer = Customer.objects.filter(mobile=clean["mobile"]).order_by("id").first()
+    if customer is None and clean["email"]:
+        customer = Customer.objects.filter(email=clean["email"]).order_by("id").first()
+    return customer
+
+
+def match_or_create_customer(data: dict | None, *, clean: dict | None = None) -> Customer:
+    clean = clean or clean_customer_data(data)
+    customer = find_customer(clean)
     if customer is None:
-        return Customer.objects.create(name=name, mobile=mobile, email=email, tags=sorted(set(tags)))
+        return Customer.objects.create(name=clean["name"], mobile=clean["mobile"], email=clean["email"],
+                                       tags=clean["tags"])
     changed = []
-    if email and not customer.email:
-        customer.email = email
+    if clean["email"] and not customer.email:
+        customer.email = clean["email"]
         changed.append("email")
-    if mobile and not customer.mobile:
-        customer.mobile = mobile
+    if clean["mobile"] and not customer.mobile:
+        customer.mobile = clean["mobile"]
         changed.append("mobile")
-    new_tags = sorted(set(customer.tags or []) | set(tags))
+    new_tags = sorted(set(customer.tags or []) | set(clean["tags"]))
     if new_tags != (customer.tags or []):
         customer.tags = new_tags
         changed.append("tags")
@@ -208,15 +218,36 @@ def match_or_create_customer(data: dict | None) -> Customer:
 
 def _next_number(day: dt.date) -> str:
     """TSYYYYMMDD-NNNNNN, gap-free per day and unique under concurrency (row lock on the counter)."""
-    updated = NumberSequence.objects.filter(day=day).update(last=F("last") + 1)
-    if not updated:
+    return reserve_numbers(day, 1)[0]
+
+
+def reserve_numbers(day: dt.date, count: int) -> list[str]:
+    """Reserve `count` consecutive complaint numbers for `day` in one locked step (bulk import).
+
+    Must run inside the caller's transaction: the counter row stays locked until it commits.
+    """
+    if count <= 0:
+        return []
+    table = NumberSequence._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(f"UPDATE {table} SET last = last + %s WHERE day = %s RETURNING last", [count, day])
+        row = cur.fetchone()
+    if row is None:
         try:
             with transaction.atomic():
-                NumberSequence.objects.create(day=day, last=1)
+                NumberSequence.objects.create(day=day, last=count)
+            last = count
         except IntegrityError:
-            NumberSequence.objects.filter(day=day).update(last=F("last") + 1)
-    seq = NumberSequence.objects.get(day=day).last
-    return f"TS{day:%Y%m%d}-{seq:06d}"
+            with connection.cursor() as cur:
+                cur.execute(f"UPDATE {table} SET last = last + %s WHERE day = %s RETURNING last", [count, day])
+                last = cur.fetchone()[0]
+    else:
+        last = row[0]
+    return [f"TS{day:%Y%m%d}-{seq:06d}" for seq in range(last - count + 1, last + 1)]
+
+
+def new_tracking_code() -> str:
+    return _tracking_code()
 
 
 def _tracking_code() -> str:
@@ -229,7 +260,7 @@ def request_fingerprint(payload: dict) -> str:
 
 
 def default_variant() -> WorkflowVariant:
-    variant = WorkflowVariant.objects.filter(is_default=True).first() or WorkflowVariant.objects.first()
+    variant = reference.variant(None)
     if variant is None:
         raise Conflict("尚未配置处理流程（请运行 migrate）", "No workflow configured (run migrate)", code="no_workflow")
     return variant
@@ -248,12 +279,15 @@ def create_complaint(*, actor, subject, description, channel, priority=None, rec
         existing = _idempotent_replay(actor, idempotency_key, fingerprint)
         if existing is not None:
             return existing, False
+    # Validation, look-ups and triage happen before the transaction opens: the write lock
+    # (SQLite takes it at BEGIN) is held only for the inserts.
+    prepared = _prepare_create(actor=actor, subject=subject, description=description, channel=channel,
+                               priority=priority, received_at=received_at, customer=customer, profile=profile,
+                               about=about, department=department, category=category, assignee=assignee,
+                               variant=variant)
     try:
         with transaction.atomic(durable=True):
-            complaint = _create(actor=actor, subject=subject, description=description, channel=channel,
-                                priority=priority, received_at=received_at, customer=customer, profile=profile,
-                                about=about, department=department, category=category, assignee=assignee,
-                                variant=variant)
+            complaint = _write_complaint(actor, prepared)
             if idempotency_key is not None:
                 IdempotencyRecord.objects.create(user=actor, key=idempotency_key, request_hash=fingerprint or "",
                                                  complaint=complaint)
@@ -276,8 +310,8 @@ def _idempotent_replay(actor, key: str, fingerprint: str | None) -> Complaint | 
     return record.complaint
 
 
-def _create(*, actor, subject, description, channel, priority, received_at, customer, profile, about,
-            department, category, assignee, variant) -> Complaint:
+def _prepare_create(*, actor, subject, description, channel, priority, received_at, customer, profile, about,
+                    department, category, assignee, variant) -> dict:
     now = timezone.now()
     subject = clean_text(subject, field="subject", label="投诉简述", max_len=SUBJECT_MAX, required=True)
     description = clean_text(description, field="description", label="投诉内容", max_len=DESCRIPTION_MAX, required=True)
@@ -288,24 +322,24 @@ def _create(*, actor, subject, description, channel, priority, received_at, cust
     if received < now - dt.timedelta(days=365 * 20):
         raise Invalid("受理时间过早", "received_at is too far in the past", fields={"received_at": "too old"})
     if profile:
-        profile_obj = IndustryProfile.objects.filter(code=str(profile)).first() or \
-            IndustryProfile.objects.filter(name=str(profile)).first()
+        profile_obj = reference.profile(str(profile))
         if profile_obj is None:
             raise Invalid(f"行业配置「{profile}」不存在", f"Unknown profile {profile!r}", fields={"profile": "unknown"})
     else:
-        profile_obj = IndustryProfile.objects.filter(code="general").first() or IndustryProfile.objects.first()
+        profile_obj = reference.profile("general")
+        if profile_obj is None:
+            raise Conflict("尚未配置行业（请运行 migrate）", "No industry profile configured (run migrate)", code="no_profile")
     about_clean = validate_about(profile_obj, about)
     dept = resolve_department(department) if department else (actor.department if getattr(actor, "department_id", None) else None)
     cat = resolve_category(category) if category else None
     owner = resolve_user(assignee) if assignee else None
-    variant_obj = (WorkflowVariant.objects.filter(code=str(variant)).first() if variant else None) or default_variant()
-    if variant and variant_obj.code != str(variant):
+    variant_obj = reference.variant(str(variant)) if variant else default_variant()
+    if variant_obj is None:
         raise Invalid(f"处理流程「{variant}」不存在", f"Unknown workflow {variant!r}", fields={"variant": "unknown"})
-    first_step = variant_obj.steps.order_by("position").first()
-    cust = match_or_create_customer(customer)
-
+    customer_clean = clean_customer_data(customer)
+    known = find_customer(customer_clean)
     analysis = triage_link.analyze_complaint(subject=subject, description=description, channel=channel,
-                                             profile=profile_obj.code, customer=cust)
+                                             profile=profile_obj.code, customer=known)
     if priority:
         prio = parse_priority(priority)
     else:
@@ -313,25 +347,38 @@ def _create(*, actor, subject, description, channel, priority, received_at, cust
         prio = prio if prio in PRIORITY_ALIASES else Priority.P3
     if cat is None:
         cat = triage_link.suggested_category(analysis, profile_obj.code)
+    return {"subject": subject, "description": description, "channel": channel, "received_at": received,
+            "profile": profile_obj, "about": about_clean, "department": dept, "category": cat, "assignee": owner,
+            "variant": variant_obj, "first_step": reference.first_step(variant_obj), "customer": customer_clean,
+            "triage": analysis, "priority": prio}
 
+
+def _write_complaint(actor, p: dict) -> Complaint:
+    now = timezone.now()
+    cust = match_or_create_customer(None, clean=p["customer"])
+    first_step, owner, dept, cat = p["first_step"], p["assignee"], p["department"], p["category"]
     complaint = Complaint(
-        number=_next_number(timezone.localdate(now)), tracking_code=_tracking_code(), channel=channel,
-        received_at=received, created_at=now, updated_at=now, created_by=actor if actor.pk else None,
-        customer=cust, subject=subject, description=description, profile=profile_obj, about=about_clean,
-        department=dept, category=cat, category_confirmed=False, priority=prio, variant=variant_obj,
-        step=first_step, assignee=owner, triage=analysis)
+        number=_next_number(timezone.localdate(now)), tracking_code=_tracking_code(), channel=p["channel"],
+        received_at=p["received_at"], created_at=now, updated_at=now, created_by=actor if actor.pk else None,
+        customer=cust, subject=p["subject"], description=p["description"], profile=p["profile"], about=p["about"],
+        department=dept, category=cat, category_confirmed=False, priority=p["priority"], variant=p["variant"],
+        step=first_step, assignee=owner, triage=p["triage"])
     _refresh_search(complaint)
     complaint.save()
     StepOwner.objects.create(complaint=complaint, step=first_step, owner=owner, started_at=now)
-    record_event(complaint, "complaint.created", actor=actor, after={
-        "number": complaint.number, "channel": channel, "priority": prio, "step": first_step.code,
-        "received_at": received.isoformat(), "department": dept.code if dept else None,
-        "category": cat.code if cat else None, "assignee": owner.username if owner else None,
-        "customer_id": cust.pk}, customer_visible=True, note=first_step.customer_text)
+    analysis = p["triage"]
+    events = [Event(complaint=complaint, kind="complaint.created", actor=actor if actor.pk else None, at=now,
+                    after={"number": complaint.number, "channel": p["channel"], "priority": p["priority"],
+                           "step": first_step.code, "received_at": p["received_at"].isoformat(),
+                           "department": dept.code if dept else None, "category": cat.code if cat else None,
+                           "assignee": owner.username if owner else None, "customer_id": cust.pk},
+                    customer_visible=True, note=first_step.customer_text)]
     if analysis:
-        record_event(complaint, "triage.analyzed", after={
-            "version": analysis.get("version"), "priority": analysis.get("priority", {}).get("code")
-            if isinstance(analysis.get("priority"), dict) else None})
+        prio = analysis.get("priority")
+        events.append(Event(complaint=complaint, kind="triage.analyzed", at=now, after={
+            "version": analysis.get("model_version") or analysis.get("version"),
+            "priority": prio.get("code") if isinstance(prio, dict) else None}))
+    Event.objects.bulk_create(events)
     for hook in hooks.on_created:
         hook(complaint, actor)
     return complaint
@@ -658,3 +705,212 @@ def get_by_number_or_404(number: str):
     if c is None:
         raise NotFound(f"投诉单 {number} 不存在", f"Complaint {number} does not exist")
     return c
+
+
+# ------------------------------------------------------------------ attachments
+
+# Allowed kinds: (content type, extensions the file name may carry). The kind is decided by the
+# file's bytes (magic numbers), never by its name or the browser's Content-Type.
+ATTACHMENT_KINDS = {
+    "jpeg": ("image/jpeg", {"jpg", "jpeg", "jfif"}),
+    "png": ("image/png", {"png"}),
+    "gif": ("image/gif", {"gif"}),
+    "webp": ("image/webp", {"webp"}),
+    "pdf": ("application/pdf", {"pdf"}),
+    "text": ("text/plain; charset=utf-8", {"txt", "csv", "log", "md"}),
+    "mp3": ("audio/mpeg", {"mp3"}),
+    "m4a": ("audio/mp4", {"m4a", "mp4", "aac"}),
+    "amr": ("audio/amr", {"amr"}),
+    "wav": ("audio/wav", {"wav"}),
+    "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", {"docx"}),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", {"xlsx"}),
+}
+_IMAGE_KINDS = {"jpeg", "png", "gif", "webp"}
+_M4A_BRANDS = {b"M4A ", b"M4B ", b"mp42", b"isom", b"mp41", b"iso2", b"3gp4", b"3gp5"}
+FILENAME_MAX = 255
+
+
+def _sniff_kind(head: bytes) -> str | None:
+    """The attachment kind from the first bytes, or None (text and zip are checked further)."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith(b"#!AMR"):
+        return "amr"
+    if head.startswith(b"ID3") or (len(head) > 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
+                                   and head[1] & 0x06 != 0 and head[2] & 0xF0 != 0xF0):
+        return "mp3"
+    if head[4:8] == b"ftyp" and head[8:12] in _M4A_BRANDS:
+        return "m4a"
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    return None
+
+
+def _office_kind(path) -> str | None:
+    """docx / xlsx: a zip holding [Content_Types].xml and the main part; macros refused."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist()[:5000])
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    if "[Content_Types].xml" not in names or any(n.lower().endswith("vbaproject.bin") for n in names):
+        return None
+    if "word/document.xml" in names:
+        return "docx"
+    if "xl/workbook.xml" in names:
+        return "xlsx"
+    return None
+
+
+def _is_plain_text(path) -> bool:
+    """UTF-8 (or GB18030, common from Chinese Windows) without control characters other than tab/newlines."""
+    import codecs
+
+    for encoding in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with open(path, "rb") as fh:
+                while chunk := fh.read(65536):
+                    text = decoder.decode(chunk)
+                    if _TEXT_BAD.search(text):
+                        return False
+                decoder.decode(b"", final=True)
+            return True
+        except UnicodeDecodeError:
+            continue
+    return False
+
+
+_TEXT_BAD = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def clean_filename(name) -> str:
+    import os
+
+    name = os.path.basename(str(name or "").replace("\\", "/"))
+    name = _CONTROL.sub("", name).replace('"', "'").strip().strip(".") or "attachment"
+    if len(name) > FILENAME_MAX:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: FILENAME_MAX - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else name[:FILENAME_MAX]
+    return name
+
+
+def add_attachment(number: str, *, actor, uploaded_file, customer_visible: bool = False):
+    """Store an uploaded file for a complaint after checking size and type by its bytes.
+
+    The file goes to ATTACHMENTS_DIR/<yyyy>/<mm>/<uuid> (outside the web root); the row and the
+    `attachment.added` event are written in one transaction; a failure removes the file again.
+    """
+    import os
+    import uuid
+
+    from django.conf import settings
+
+    from qingting.core.errors import TooLarge
+
+    from .models import Attachment
+
+    access.access_complaint(actor, number, write=True)  # refuse before anything touches the disk
+    if uploaded_file is None:
+        raise Invalid("请选择要上传的文件", "No file uploaded", fields={"file": "required"})
+    limit = int(settings.ATTACHMENT_MAX_BYTES)
+    declared = getattr(uploaded_file, "size", None)
+    if declared is not None and declared > limit:
+        raise TooLarge(f"文件过大（最大 {limit // (1024 * 1024)} MB）", f"File too large (at most {limit} bytes)",
+                       fields={"file": "too large"})
+    filename = clean_filename(getattr(uploaded_file, "name", ""))
+    ext = filename.rpartition(".")[2].lower() if "." in filename else ""
+    now = timezone.now()
+    folder = settings.ATTACHMENTS_DIR / f"{now:%Y}" / f"{now:%m}"
+    folder.mkdir(parents=True, exist_ok=True)
+    storage_name = f"{now:%Y}/{now:%m}/{uuid.uuid4().hex}"
+    final_path = settings.ATTACHMENTS_DIR / storage_name
+    part_path = final_path.with_name(final_path.name + ".part")
+    digest, size, head = hashlib.sha256(), 0, b""
+    try:
+        with open(part_path, "xb") as out:
+            os.chmod(part_path, 0o600)
+            for chunk in uploaded_file.chunks():
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(f"文件过大（最大 {limit // (1024 * 1024)} MB）",
+                                   f"File too large (at most {limit} bytes)", fields={"file": "too large"})
+                if len(head) < 64:
+                    head += chunk[: 64 - len(head)]
+                digest.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise Invalid("文件是空的", "The file is empty", fields={"file": "empty"})
+        kind = _sniff_kind(head)
+        if kind == "zip":
+            kind = _office_kind(part_path)
+        elif kind is None and ext in ATTACHMENT_KINDS["text"][1] and _is_plain_text(part_path):
+            kind = "text"
+        if kind is None:
+            raise Invalid("不支持的文件类型：仅接受图片（jpg/png/gif/webp）、PDF、纯文本、录音（mp3/m4a/amr/wav）、"
+                          "Word（docx）和 Excel（xlsx）；文件内容与类型须一致",
+                          "Unsupported file type: only images (jpg/png/gif/webp), PDF, plain text, recordings "
+                          "(mp3/m4a/amr/wav), docx and xlsx are accepted, judged by the file's content",
+                          code="unsupported_type", fields={"file": "unsupported type"})
+        content_type, extensions = ATTACHMENT_KINDS[kind]
+        allowed_ext = set().union(*(ATTACHMENT_KINDS[k][1] for k in _IMAGE_KINDS)) if kind in _IMAGE_KINDS else extensions
+        if ext not in allowed_ext:
+            raise Invalid(f"文件扩展名「.{ext}」与内容（{kind}）不符", f"The extension .{ext} does not match the content ({kind})",
+                          code="extension_mismatch", fields={"file": "extension mismatch"})
+        os.replace(part_path, final_path)
+        with transaction.atomic(durable=True):
+            c = access.access_complaint(actor, number, write=True, for_update=True)
+            att = Attachment.objects.create(complaint=c, uploaded_by=actor if getattr(actor, "pk", None) else None,
+                                            filename=filename, content_type=content_type, size=size,
+                                            sha256=digest.hexdigest(), storage_name=storage_name,
+                                            customer_visible=bool(customer_visible), created_at=now)
+            _touch(c, [])
+            record_event(c, "attachment.added", actor=actor, after={
+                "attachment_id": att.pk, "filename": filename, "content_type": content_type, "size": size,
+                "sha256": att.sha256}, customer_visible=bool(customer_visible))
+        return att
+    except BaseException:
+        part_path.unlink(missing_ok=True)
+        final_path.unlink(missing_ok=True)
+        raise
+
+
+def attachment_path(attachment):
+    """The file on disk of an attachment row (never outside ATTACHMENTS_DIR)."""
+    from django.conf import settings
+
+    root = settings.ATTACHMENTS_DIR.resolve()
+    path = (root / attachment.storage_name).resolve()
+    if root not in path.parents:
+        raise NotFound("附件不存在", "No such attachment")
+    return path
+
+
+# ------------------------------------------------------------------ SLA (public wrapper for qingting.sla)
+
+def escalate_for_sla(complaint_id: int, *, trigger: str, reason: str) -> User | None:
+    """Escalate on behalf of the SLA rules (no human actor): direct supervisor first, then the
+    next level up. Opens its own (nestable) transaction and locks the row; returns who it went
+    to, or None when the complaint is closed/missing or nobody is above. The
+    `complaint.escalated` event carries `trigger` (e.g. `sla_breach`, `p1`, `crisis_signal`)."""
+    try:
+        with transaction.atomic():
+            list(Complaint.objects.select_for_update().filter(pk=complaint_id).values_list("pk", flat=True))
+            c = Complaint.objects.select_related("department", "escalated_to").filter(pk=complaint_id).first()
+            if c is None or c.is_closed:
+                return None
+            return _escalate(c, None, reason=reason, trigger=trigger)
+    except Conflict:
+        return None

@@ -63,7 +63,7 @@ def analyze_complaint(*, subject: str, description: str, channel: str, profile: 
 
 def suggested_category(analysis: dict, profile_code: str):
     """Map triage's suggested category (code or Chinese name) to a Category row, if any."""
-    from .models import Category
+    from . import reference
 
     cat = analysis.get("category") if isinstance(analysis, dict) else None
     if not isinstance(cat, dict):
@@ -77,11 +77,9 @@ def suggested_category(analysis: dict, profile_code: str):
         else:
             continue
         for cand in candidates:
-            if cand:
-                found = Category.objects.filter(active=True, code=cand).first() or \
-                    Category.objects.filter(active=True, name=cand).first()
-                if found:
-                    return found
+            found = reference.category(cand) if isinstance(cand, str) and cand else None
+            if found is not None:
+                return found
     return None
 
 

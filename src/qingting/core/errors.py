@@ -5,7 +5,7 @@ Messages are bilingual: the API answers `{"error": {"code", "message", "message_
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
