@@ -447,8 +447,7 @@ def update_complaint(number: str, *, actor, changes: dict, expected_version: int
             fields.append("triage")
         _touch(c, sorted(set(fields)))
         record_event(c, "complaint.updated", actor=actor, before=before, after=after)
-        for hook in hooks.on_updated:
-            hook(c, {k: (before[k], after[k]) for k in after}, actor)
+        _run_updated_hooks(c, {k: (before[k], after[k]) for k in after}, actor)
         return c
 
 
@@ -648,7 +647,14 @@ def _escalate(c: Complaint, actor, *, reason: str, trigger: str) -> User | None:
     record_event(c, "complaint.escalated", actor=actor, before=before,
                  after={"escalation_level": c.escalation_level, "escalated_to": target.username, "trigger": trigger},
                  note=reason)
+    _run_updated_hooks(c, {"escalation_level": (before["escalation_level"], c.escalation_level),
+                           "escalated_to": (before["escalated_to"], target.username)}, actor)
     return target
+
+
+def _run_updated_hooks(c: Complaint, changes: dict, actor) -> None:
+    for hook in hooks.on_updated:
+        hook(c, changes, actor)
 
 
 def assign_complaint(number: str, *, actor, assignee: str | None, step_owner: bool = True) -> Complaint:
@@ -667,6 +673,7 @@ def assign_complaint(number: str, *, actor, assignee: str | None, step_owner: bo
             StepOwner.objects.filter(complaint=c, step=c.step).update(owner=new)
         record_event(c, "complaint.assigned", actor=actor, before={"assignee": old.username if old else None},
                      after={"assignee": new.username if new else None})
+        _run_updated_hooks(c, {"assignee": (old.username if old else None, new.username if new else None)}, actor)
         return c
 
 
@@ -697,6 +704,7 @@ def _add_message(c: Complaint, actor, body: str, *, direction: str, channel: str
     _touch(c, [])
     record_event(c, "message.sent" if direction == "out" else "message.received", actor=actor,
                  after={"message_id": msg.pk, "channel": msg.channel}, note=body, customer_visible=True)
+    _run_updated_hooks(c, {"message": (None, direction)}, actor)
     return msg
 
 
