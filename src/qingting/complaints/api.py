@@ -44,9 +44,18 @@ def create_complaint(request, payload: ComplaintIn):
 def list_complaints(request):
     """Newest first, keyset pagination (`next` cursor). Filters: q, step, priority, category,
     department, assignee (username | me | none), channel, received_after, received_before,
-    escalated, open, customer, limit (≤ 200)."""
+    escalated, open, customer, emotion, persona, signal, malicious, sort (recent | priority),
+    limit (≤ 200)."""
     rows, next_cursor = queries.complaint_page(request.auth, dict(request.GET.items()))
     return {"items": [queries.list_item(c) for c in rows], "next": next_cursor}
+
+
+@router.post("/complaints/{number}/triage", response=ComplaintOut)
+def retriage(request, number: str):
+    """Re-run triage now (after lexicons or the model changed); the snapshot is replaced and the
+    re-run is on the timeline."""
+    services.retriage_complaint(number, actor=request.auth)
+    return _detail(request, number)
 
 
 @router.get("/complaints/{number}", response=ComplaintOut)

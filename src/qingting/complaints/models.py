@@ -215,6 +215,11 @@ class Complaint(models.Model):
                                      related_name="escalated_complaints", verbose_name="升级至")
 
     triage = models.JSONField("智能分析", default=dict, blank=True)
+    # Denormalised from the triage snapshot so queues can filter and sort on them with indexes.
+    emotion = models.CharField("情绪", max_length=24, blank=True)
+    emotion_intensity = models.FloatField("情绪强度", default=0.0)
+    persona = models.CharField("主要客户类型", max_length=24, blank=True)
+    suspected_malicious = models.BooleanField("疑似恶意", default=False)
     search_text = models.TextField(blank=True, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
 
@@ -231,6 +236,9 @@ class Complaint(models.Model):
             models.Index(fields=["channel", "-received_at"], name="complaint_channel_recent"),
             models.Index(fields=["customer", "-received_at"], name="complaint_customer_recent"),
             models.Index(fields=["escalated_to", "-received_at"], name="complaint_escalated_recent"),
+            models.Index(fields=["emotion", "-received_at"], name="complaint_emotion_recent"),
+            models.Index(fields=["persona", "-received_at"], name="complaint_persona_recent"),
+            models.Index(fields=["priority", "-received_at", "-id"], name="complaint_priority_first"),
         ]
 
     def __str__(self):
@@ -385,3 +393,22 @@ class TrainingLabel(models.Model):
     class Meta:
         verbose_name = "分类训练标签"
         verbose_name_plural = "分类训练标签"
+
+
+class ComplaintFlag(models.Model):
+    """One triage label of a complaint that queues filter on: a crisis signal or a persona."""
+
+    class Kind(models.TextChoices):
+        SIGNAL = "signal", "危机信号"
+        PERSONA = "persona", "客户类型"
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="flags")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    code = models.CharField(max_length=24)
+    score = models.FloatField(default=0.0)
+
+    class Meta:
+        verbose_name = "分析标记"
+        verbose_name_plural = "分析标记"
+        constraints = [models.UniqueConstraint(fields=["complaint", "kind", "code"], name="complaint_flag_unique")]
+        indexes = [models.Index(fields=["kind", "code", "complaint"], name="complaint_flag_lookup")]

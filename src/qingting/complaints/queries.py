@@ -10,15 +10,17 @@ from django.utils import timezone
 from qingting.accounts import access
 from qingting.accounts.models import Department, User
 from qingting.core.errors import Invalid
-from qingting.core.pagination import keyset_page
+from qingting.core.pagination import keyset_page, priority_keyset_page
 from qingting.core.text import query_tokens
 
 from . import hooks
-from .models import Category, Channel, Complaint, Event, Priority, Step, StepOwner, Transition
+from .models import Category, Channel, Complaint, ComplaintFlag, Event, Priority, Step, StepOwner, Transition
 
 MAX_LIMIT = 200
 FILTER_KEYS = {"q", "step", "priority", "category", "department", "assignee", "channel", "received_after",
-               "received_before", "escalated", "open", "customer", "cursor", "limit"}
+               "received_before", "escalated", "open", "customer", "cursor", "limit", "emotion", "persona", "signal",
+               "malicious", "sort"}
+SORTS = {"recent", "priority"}
 
 
 def _parse_when(value: str, field: str, *, end: bool) -> dt.datetime:
@@ -44,6 +46,16 @@ def parse_filters(params: dict) -> dict:
     unknown = set(params) - FILTER_KEYS
     if unknown:
         errors.update({k: "unknown filter" for k in unknown})
+    for key in ("emotion", "persona", "signal"):
+        if params.get(key):
+            value = str(params[key]).strip()
+            if not value.replace("_", "").isalnum() or len(value) > 24:
+                errors[key] = "invalid code"
+            out[key] = value
+    if params.get("sort"):
+        if params["sort"] not in SORTS:
+            errors["sort"] = "recent or priority"
+        out["sort"] = params["sort"]
     for key in ("step", "category", "department", "assignee", "customer", "q", "cursor"):
         if params.get(key) not in (None, ""):
             out[key] = str(params[key])[:200]
@@ -65,7 +77,7 @@ def parse_filters(params: dict) -> dict:
                 out[key] = _parse_when(str(params[key]), key, end=end)
             except Invalid as exc:
                 errors[key] = exc.en
-    for key in ("escalated", "open"):
+    for key in ("escalated", "open", "malicious"):
         if params.get(key) not in (None, ""):
             raw = str(params[key]).lower()
             if raw not in ("1", "0", "true", "false", "yes", "no"):
@@ -140,6 +152,14 @@ def filtered_complaints(user, filters: dict):
             qs = qs.filter(customer_id=int(filters["customer"]))
         except ValueError:
             raise Invalid("客户编号无效", "customer must be an id", fields={"customer": "invalid"}) from None
+    if filters.get("emotion"):
+        qs = qs.filter(emotion=filters["emotion"])
+    if filters.get("persona"):
+        qs = qs.filter(pk__in=ComplaintFlag.objects.filter(kind="persona", code=filters["persona"]).values("complaint_id"))
+    if filters.get("signal"):
+        qs = qs.filter(pk__in=ComplaintFlag.objects.filter(kind="signal", code=filters["signal"]).values("complaint_id"))
+    if "malicious" in filters:
+        qs = qs.filter(suspected_malicious=filters["malicious"])
     if "escalated" in filters:
         qs = qs.filter(escalation_level__gt=0) if filters["escalated"] else qs.filter(escalation_level=0)
     if "open" in filters:
@@ -155,6 +175,8 @@ def complaint_page(user, params: dict):
     filters = parse_filters(params)
     qs = filtered_complaints(user, filters).select_related("step", "category", "department", "assignee", "customer")
     qs = qs.defer("description", "search_text", "triage", "facts", "action_plan", "root_cause", "lessons_learned")
+    if filters.get("sort") == "priority":
+        return priority_keyset_page(qs, cursor=filters.get("cursor"), limit=filters["limit"])
     return keyset_page(qs, cursor=filters.get("cursor"), limit=filters["limit"])
 
 
@@ -164,7 +186,9 @@ def list_item(c: Complaint) -> dict:
             "category": {"code": c.category.code, "name": c.category.name} if c.category_id else None,
             "department": {"code": c.department.code, "name": c.department.name} if c.department_id else None,
             "assignee": c.assignee.username if c.assignee_id else None, "customer_name": c.customer.name,
-            "closed_at": c.closed_at, "escalation_level": c.escalation_level}
+            "closed_at": c.closed_at, "escalation_level": c.escalation_level, "emotion": c.emotion or None,
+            "emotion_intensity": c.emotion_intensity, "persona": c.persona or None,
+            "suspected_malicious": c.suspected_malicious}
 
 
 def steps_of(c: Complaint) -> list[dict]:

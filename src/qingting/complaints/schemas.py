@@ -110,6 +110,10 @@ class ComplaintListItem(Schema):
     customer_name: str
     closed_at: dt.datetime | None = None
     escalation_level: int = 0
+    emotion: str | None = None
+    emotion_intensity: float = 0.0
+    persona: str | None = None
+    suspected_malicious: bool = False
 
 
 class ComplaintPage(Schema):

@@ -363,8 +363,10 @@ def _write_complaint(actor, p: dict) -> Complaint:
         customer=cust, subject=p["subject"], description=p["description"], profile=p["profile"], about=p["about"],
         department=dept, category=cat, category_confirmed=False, priority=p["priority"], variant=p["variant"],
         step=first_step, assignee=owner, triage=p["triage"])
+    _denormalise_triage(complaint)
     _refresh_search(complaint)
     complaint.save()
+    _write_flags(complaint)
     StepOwner.objects.create(complaint=complaint, step=first_step, owner=owner, started_at=now)
     analysis = p["triage"]
     events = [Event(complaint=complaint, kind="complaint.created", actor=actor if actor.pk else None, at=now,
@@ -444,10 +446,67 @@ def update_complaint(number: str, *, actor, changes: dict, expected_version: int
             fields.append("search_text")
             c.triage = triage_link.analyze_complaint(subject=c.subject, description=c.description, channel=c.channel,
                                                      profile=c.profile.code, customer=c.customer)
-            fields.append("triage")
+            fields += ["triage", *_denormalise_triage(c)]
+            _write_flags(c)
         _touch(c, sorted(set(fields)))
         record_event(c, "complaint.updated", actor=actor, before=before, after=after)
         _run_updated_hooks(c, {k: (before[k], after[k]) for k in after}, actor)
+        return c
+
+
+TRIAGE_FIELDS = ["emotion", "emotion_intensity", "persona", "suspected_malicious"]
+
+
+def _denormalise_triage(c: Complaint) -> list[str]:
+    """Copy the labels queues filter on out of the triage snapshot (defensively: it may be empty)."""
+    t = c.triage if isinstance(c.triage, dict) else {}
+    emotion = t.get("emotion") if isinstance(t.get("emotion"), dict) else {}
+    personas = [p for p in t.get("personas") or [] if isinstance(p, dict) and p.get("code")]
+    nature = t.get("nature") if isinstance(t.get("nature"), dict) else {}
+    c.emotion = str(emotion.get("code") or "")[:24]
+    try:
+        c.emotion_intensity = max(0.0, min(1.0, float(emotion.get("intensity") or 0.0)))
+    except (TypeError, ValueError):
+        c.emotion_intensity = 0.0
+    top = max(personas, key=lambda p: p.get("score") or 0, default=None)
+    c.persona = str(top["code"])[:24] if top else ""
+    c.suspected_malicious = nature.get("code") == "suspected_malicious"
+    return TRIAGE_FIELDS
+
+
+def _write_flags(c: Complaint) -> None:
+    from .models import ComplaintFlag
+
+    t = c.triage if isinstance(c.triage, dict) else {}
+    flags = {}
+    for kind, key in (("signal", "signals"), ("persona", "personas")):
+        for item in t.get(key) or []:
+            if isinstance(item, dict) and item.get("code"):
+                try:
+                    score = float(item.get("score") or 0.0)
+                except (TypeError, ValueError):
+                    score = 0.0
+                flags[(kind, str(item["code"])[:24])] = score
+    ComplaintFlag.objects.filter(complaint=c).delete()
+    ComplaintFlag.objects.bulk_create([ComplaintFlag(complaint=c, kind=k, code=code, score=score)
+                                       for (k, code), score in flags.items()])
+
+
+def retriage_complaint(number: str, *, actor) -> Complaint:
+    """Re-run triage on demand (e.g. after the lexicons or the model changed)."""
+    with transaction.atomic(durable=True):
+        c = access.access_complaint(actor, number, write=True, for_update=True)
+        before = {"priority_suggested": (c.triage or {}).get("priority", {}).get("code")
+                  if isinstance((c.triage or {}).get("priority"), dict) else None,
+                  "version": (c.triage or {}).get("model_version")}
+        c.triage = triage_link.analyze_complaint(subject=c.subject, description=c.description, channel=c.channel,
+                                                 profile=c.profile.code, customer=c.customer)
+        _touch(c, ["triage", *_denormalise_triage(c)])
+        _write_flags(c)
+        prio = c.triage.get("priority") if isinstance(c.triage, dict) else None
+        record_event(c, "triage.analyzed", actor=actor, before=before, after={
+            "priority_suggested": prio.get("code") if isinstance(prio, dict) else None,
+            "version": c.triage.get("model_version") if isinstance(c.triage, dict) else None, "on_demand": True})
         return c
 
 

@@ -7,32 +7,51 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 
 log = logging.getLogger(__name__)
 _model_lock = threading.Lock()
-_model_state = {"loaded": False, "model": None}
+_model_state = {"checked": -1e9, "pointer": None, "model": None}
+MODEL_CHECK_SECONDS = 30.0
+
+
+def _models_dir():
+    return settings.DATA_DIR / "models" / "triage"
 
 
 def _active_model():
-    """Load the active trained category model once per process (None: lexicon rules)."""
-    if _model_state["loaded"]:
+    """The active trained category model (None: lexicon rules). Every MODEL_CHECK_SECONDS the
+    ACTIVE pointer is re-read, so a model trained or rolled back by another process is picked
+    up without a restart; switching is atomic (the pointer is replaced with os.replace)."""
+    now = time.monotonic()
+    if now - _model_state["checked"] < MODEL_CHECK_SECONDS:
         return _model_state["model"]
     with _model_lock:
-        if not _model_state["loaded"]:
-            try:
-                from qingting.triage import model as triage_model
+        if now - _model_state["checked"] < MODEL_CHECK_SECONDS:
+            return _model_state["model"]
+        pointer_file = _models_dir() / "ACTIVE"
+        try:
+            pointer = pointer_file.read_text().strip()
+        except OSError:
+            pointer = None
+        if pointer != _model_state["pointer"]:
+            model = None
+            if pointer:
+                try:
+                    from qingting.triage import model as triage_model
 
-                _model_state["model"] = triage_model.load_active(settings.DATA_DIR / "models" / "triage")
-            except Exception:  # no model trained yet, or triage not installed
-                _model_state["model"] = None
-            _model_state["loaded"] = True
+                    model = triage_model.load_active(_models_dir())
+                except Exception:
+                    log.exception("could not load the active triage model %s; using the lexicon rules", pointer)
+            _model_state.update(pointer=pointer, model=model)
+        _model_state["checked"] = now
     return _model_state["model"]
 
 
 def reset_model_cache() -> None:
-    _model_state.update(loaded=False, model=None)
+    _model_state.update(checked=-1e9, pointer=None, model=None)
 
 
 def analyze_complaint(*, subject: str, description: str, channel: str, profile: str, customer=None) -> dict:
@@ -71,7 +90,7 @@ def suggested_category(analysis: dict, profile_code: str):
     for level in ("level2", "level1"):
         item = cat.get(level)
         if isinstance(item, dict):
-            candidates = [item.get("code"), item.get("name"), item.get("name_zh")]
+            candidates = [item.get("code"), item.get("zh"), item.get("name"), item.get("name_zh")]
         elif isinstance(item, str):
             candidates = [item]
         else:

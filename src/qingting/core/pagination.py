@@ -41,3 +41,28 @@ def keyset_page(queryset, *, cursor: str | None, limit: int, time_field: str = "
         last = rows[-1]
         next_cursor = encode_cursor(getattr(last, time_field), last.id)
     return rows, next_cursor
+
+
+def priority_keyset_page(queryset, *, cursor: str | None, limit: int):
+    """Most urgent first: (priority ascending, received_at descending, id descending), keyset-paged."""
+    qs = queryset.order_by("priority", "-received_at", "-id")
+    if cursor:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            prio, when, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
+            when = dt.datetime.fromisoformat(when)
+            if not isinstance(prio, str) or not isinstance(pk, int) or when.tzinfo is None:
+                raise ValueError
+        except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError, base64.binascii.Error):
+            raise Invalid("分页游标无效", "The pagination cursor is invalid", code="bad_cursor",
+                          fields={"cursor": "invalid"}) from None
+        qs = qs.filter(Q(priority__gt=prio) | Q(priority=prio, received_at__lt=when)
+                       | Q(priority=prio, received_at=when, id__lt=pk))
+    rows = list(qs[: limit + 1])
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        raw = json.dumps([last.priority, last.received_at.isoformat(), last.id]).encode()
+        next_cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return rows, next_cursor

@@ -1,0 +1,86 @@
+"""Triage at creation: the snapshot with evidence is stored, denormalised for queues, and
+re-run on edit or on demand; agents' category decisions become training labels."""
+import pytest
+
+from qingting.complaints import services
+from qingting.complaints.models import ComplaintFlag, Event, TrainingLabel
+
+from ..conftest import COMPLAINT
+
+pytestmark = pytest.mark.django_db
+
+SAFETY = {**COMPLAINT, "subject": "刹车失灵", "description": "新车刹车失灵差点出事故，不解决我就找媒体曝光！",
+          "profile": "auto4s"}
+
+
+def test_created_complaint_carries_triage_with_evidence(api_for):
+    api = api_for("agent")
+    status, c = api.post("/api/v1/complaints", SAFETY)
+    assert status == 201
+    t = c["triage"]
+    assert t["priority"]["code"] == "P1" and c["priority"] == "P1"  # no priority given: triage decides
+    signals = {s["code"]: s for s in t["signals"]}
+    assert {"safety", "media"} <= set(signals)
+    ev = signals["safety"]["evidence"][0]
+    text = f"{SAFETY['subject']}\n{SAFETY['description']}"
+    assert text[ev["start"]:ev["end"]] == ev["text"]
+    assert c["category"]["code"] in {"product_quality", "pq_brake"}
+
+
+def test_given_priority_wins_over_triage(api_for):
+    status, c = api_for("agent").post("/api/v1/complaints", {**SAFETY, "priority": "P3"})
+    assert status == 201 and c["priority"] == "P3" and c["triage"]["priority"]["code"] == "P1"
+
+
+def test_queue_filters_by_signal_persona_emotion_and_sorts_by_priority(api_for):
+    api = api_for("agent")
+    api.post("/api/v1/complaints", {**COMPLAINT, "subject": "咨询保养价格", "description": "想问一下保养多少钱", "priority": "P4"})
+    _, urgent = api.post("/api/v1/complaints", SAFETY)
+    items = api.get("/api/v1/complaints?signal=safety")[1]["items"]
+    assert [i["number"] for i in items] == [urgent["number"]]
+    assert api.get("/api/v1/complaints?persona=influential")[1]["items"][0]["number"] == urgent["number"]
+    emotion = urgent["triage"]["emotion"]["code"]
+    assert urgent["number"] in [i["number"] for i in api.get(f"/api/v1/complaints?emotion={emotion}")[1]["items"]]
+    api.post("/api/v1/complaints", {**COMPLAINT, "subject": "再问保养", "description": "保养周期", "priority": "P4"})
+    page = api.get("/api/v1/complaints?sort=priority&limit=1")[1]
+    assert page["items"][0]["priority"] == "P1"
+    second = api.get(f"/api/v1/complaints?sort=priority&limit=5&cursor={page['next']}")[1]["items"]
+    assert [i["priority"] for i in second] == ["P3", "P4", "P4"] or [i["priority"] for i in second][-2:] == ["P4", "P4"]
+    assert api.get("/api/v1/complaints?sort=sideways")[0] == 422
+    assert api.get("/api/v1/complaints?signal=<script>")[0] == 422
+
+
+def test_editing_the_text_reruns_triage_and_flags(new_complaint, people):
+    c = new_complaint(subject="咨询", description="想了解一下营业时间")
+    assert not ComplaintFlag.objects.filter(complaint=c, kind="signal", code="safety").exists()
+    services.update_complaint(c.number, actor=people["agent"], changes={"description": "车辆起火冒烟，司机受伤！"})
+    c.refresh_from_db()
+    assert ComplaintFlag.objects.filter(complaint=c, kind="signal", code="safety").exists()
+    assert any(s["code"] == "safety" for s in c.triage["signals"])
+
+
+def test_rerun_on_demand_is_on_the_timeline(api_for):
+    api = api_for("agent")
+    _, c = api.post("/api/v1/complaints", SAFETY)
+    status, out = api.post(f"/api/v1/complaints/{c['number']}/triage")
+    assert status == 200
+    assert Event.objects.filter(complaint__number=c["number"], kind="triage.analyzed", after__on_demand=True).exists()
+    assert api_for("auditor").post(f"/api/v1/complaints/{c['number']}/triage")[0] == 403
+
+
+def test_correcting_the_category_records_a_training_label(new_complaint, people):
+    c = new_complaint()
+    services.update_complaint(c.number, actor=people["agent"], changes={"category": "sa_rude"})
+    label = TrainingLabel.objects.get(complaint=c)
+    assert label.category.code == "sa_rude" and label.actor == people["agent"]
+
+
+def test_triage_failure_never_blocks_registration(new_complaint, monkeypatch):
+    import qingting.triage
+
+    def boom(*a, **k):
+        raise RuntimeError("model exploded")
+
+    monkeypatch.setattr(qingting.triage, "analyze", boom)
+    c = new_complaint()
+    assert c.pk and c.triage == {} and c.priority == "P3"
