@@ -84,3 +84,13 @@ def test_triage_failure_never_blocks_registration(new_complaint, monkeypatch):
     monkeypatch.setattr(qingting.triage, "analyze", boom)
     c = new_complaint()
     assert c.pk and c.triage == {} and c.priority == "P3"
+
+
+def test_detail_page_highlights_the_evidence_escaped(client, people, new_complaint):
+    c = new_complaint(subject="刹车失灵", description="<b>刹车失灵</b>差点出事故，我要找媒体曝光！", profile="auto4s")
+    client.force_login(people["agent"])
+    html = client.get(f"/complaints/{c.number}/").content.decode()
+    assert '<mark class="ev-signal" title="危机信号：人身安全/健康' in html and "刹车失灵</mark>" in html
+    assert "&lt;b&gt;" in html and "<b>刹车失灵" not in html
+    queue = client.get("/complaints/?sort=priority&signal=safety").content.decode()
+    assert c.number in queue

@@ -175,9 +175,15 @@ def complaint_page(user, params: dict):
     filters = parse_filters(params)
     qs = filtered_complaints(user, filters).select_related("step", "category", "department", "assignee", "customer")
     qs = qs.defer("description", "search_text", "triage", "facts", "action_plan", "root_cause", "lessons_learned")
+    return paginate(qs, filters)
+
+
+def paginate(qs, filters: dict):
+    """One page in the requested order (newest first, or most urgent first), keyset-paged."""
+    limit = filters.get("limit") or 50
     if filters.get("sort") == "priority":
-        return priority_keyset_page(qs, cursor=filters.get("cursor"), limit=filters["limit"])
-    return keyset_page(qs, cursor=filters.get("cursor"), limit=filters["limit"])
+        return priority_keyset_page(qs, cursor=filters.get("cursor"), limit=limit)
+    return keyset_page(qs, cursor=filters.get("cursor"), limit=limit)
 
 
 def list_item(c: Complaint) -> dict:

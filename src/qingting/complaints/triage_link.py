@@ -108,3 +108,17 @@ def record_label(complaint, category, actor, suggested) -> None:
 
     TrainingLabel.objects.create(complaint=complaint, category=category, actor=actor if getattr(actor, "pk", None) else None,
                                  suggested=(suggested or {}) if isinstance(suggested, dict) else {})
+
+
+def label_choices() -> dict:
+    """(code, name) lists of the triage labels queues filter on, from triage's labels file."""
+    try:
+        import tomllib
+        from importlib import resources
+
+        data = tomllib.loads(resources.files("qingting.triage").joinpath("data/labels.toml").read_text("utf-8"))
+    except Exception:  # triage not installed or its labels unreadable: no such filters
+        return {"emotions": [], "personas": [], "signals": []}
+    pick = lambda section: [(code, v.get("zh", code)) for code, v in data.get(section, {}).items()  # noqa: E731
+                            if isinstance(v, dict)]
+    return {"emotions": pick("emotion"), "personas": pick("persona"), "signals": pick("crisis")}

@@ -16,20 +16,30 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from qingting.accounts import access
 from qingting.accounts.models import Department, Role, User
 from qingting.core.errors import NotFound, ServiceError
-from qingting.core.pagination import keyset_page
 from qingting.core.text import normalise_mobile
 
-from . import downloads, forms, queries, services
-from .models import (Attachment, Category, Channel, Complaint, Customer, IndustryProfile, Message, Note, Priority,
-                     Step, StepOwner)
+from . import downloads, forms, queries, services, triage_link
+from .highlight import evidence_segments
+from .models import (
+    Attachment,
+    Category,
+    Channel,
+    Complaint,
+    Customer,
+    IndustryProfile,
+    Message,
+    Note,
+    Priority,
+    Step,
+    StepOwner,
+)
 
 PAGE_SIZE = 50
 LIST_DEFER = ("description", "search_text", "triage", "facts", "action_plan", "root_cause", "lessons_learned", "about")
@@ -97,6 +107,7 @@ def _filter_options(user) -> dict:
         "categories": Category.objects.filter(active=True, parent__isnull=True).order_by("position"),
         "departments": list(depts.order_by("path")[:300]),
         "assignees": _colleagues(user)[:300],
+        **triage_link.label_choices(),
     }
 
 
@@ -135,7 +146,7 @@ def _queue(request, scope: str):
             else:
                 qs = qs.filter(department_id=user.department_id)
         qs = qs.select_related("step", "category", "department", "assignee", "customer").defer(*LIST_DEFER)
-        rows, next_cursor = keyset_page(qs, cursor=filters.get("cursor"), limit=filters.get("limit") or PAGE_SIZE)
+        rows, next_cursor = queries.paginate(qs, {**filters, "limit": filters.get("limit") or PAGE_SIZE})
     except ServiceError as exc:
         error = _msg(exc)
     more_url = None
@@ -326,6 +337,7 @@ def _detail_context(request, c: Complaint, *, errors=None, posted=None, open_for
         "assignable": list(_colleagues(user)[:300]) if is_sup and may_write else [],
         "category_groups": list(groups.items()), "about_rows": about_rows,
         "triage": _triage_panel(c.triage), "posted": posted or {},
+        "description_segments": evidence_segments(c.triage, c.subject, c.description),
         "max_mb": services_max_mb(),
         "open_form": open_form,
     }
