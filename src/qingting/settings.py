@@ -132,6 +132,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves its API docs (Swagger UI) from local static files, not a CDN
     "qingting.core",
     "qingting.accounts",
     "qingting.complaints",

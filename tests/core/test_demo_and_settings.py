@@ -51,3 +51,15 @@ def test_security_headers(client):
     assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
     assert response["X-Content-Type-Options"] == "nosniff"
     assert "csrfmiddlewaretoken" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_pages_load_nothing_from_a_cdn(client, people):
+    import re
+
+    client.force_login(people["manager"])
+    for path in ("/api/v1/docs", "/", "/complaints/new/", "/accounts/login/"):
+        html = client.get(path).content.decode()
+        urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+        external = [u for u in urls if u.startswith(("http://", "https://", "//"))]
+        assert not external, (path, external)
