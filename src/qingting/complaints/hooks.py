@@ -17,11 +17,14 @@ on_step_changed: list[Callable] = []
 on_updated: list[Callable] = []
 # fn(complaint, actor, extra: dict) -> extra dict merged into the API output
 output_extras: list[Callable] = []
+# fn(request, complaint) -> None or {"template", "context", "column": "main"|"side"|"top", "order", "css": [...]}
+# Panels other apps add to the complaint page (deadlines, resolution, similar cases, reply editor …).
+detail_panels: list[Callable] = []
 
 
 def register(kind: str, fn: Callable) -> Callable:
     target = {"created": on_created, "step_changed": on_step_changed, "updated": on_updated,
-              "output": output_extras}[kind]
+              "output": output_extras, "panel": detail_panels}[kind]
     if fn not in target:
         target.append(fn)
     return fn

@@ -22,10 +22,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from qingting.accounts import access
 from qingting.accounts.models import Department, Role, User
+from qingting.core.context import event_label
 from qingting.core.errors import NotFound, ServiceError
 from qingting.core.text import normalise_mobile
 
-from . import downloads, forms, queries, services, triage_link
+from . import downloads, forms, hooks, queries, services, triage_link
 from .highlight import evidence_segments
 from .models import (
     Attachment,
@@ -251,7 +252,7 @@ def _event_rows(c: Complaint):
                 after.get("channel", ""), "priority": after.get("priority", "")}
         elif e.kind == "triage.analyzed":
             summary = _("建议优先级 %(p)s") % {"p": after.get("priority") or "—"}
-        rows.append({"e": e, "label": EVENT_LABELS.get(e.kind, e.kind), "summary": summary,
+        rows.append({"e": e, "label": EVENT_LABELS.get(e.kind) or event_label(e.kind) or e.kind, "summary": summary,
                      "css": e.kind.replace(".", "-")})
     return rows
 
@@ -340,7 +341,30 @@ def _detail_context(request, c: Complaint, *, errors=None, posted=None, open_for
         "description_segments": evidence_segments(c.triage, c.subject, c.description),
         "max_mb": services_max_mb(),
         "open_form": open_form,
+        **_panels(request, c),
     }
+
+
+def _panels(request, c: Complaint) -> dict:
+    """Render the panels other apps registered (hooks.detail_panels), grouped by column."""
+    from django.template.loader import render_to_string
+    from django.utils.safestring import mark_safe
+
+    columns: dict[str, list] = {"panels_top": [], "panels_main": [], "panels_side": []}
+    css: list[str] = []
+    for fn in hooks.detail_panels:
+        try:
+            panel = fn(request, c)
+        except Http404:
+            panel = None
+        if not panel:
+            continue
+        html = render_to_string(panel["template"], {"c": c, **panel.get("context", {})}, request=request)
+        columns[f"panels_{panel.get('column', 'side')}"].append((panel.get("order", 50), mark_safe(html)))
+        css += [href for href in panel.get("css", []) if href not in css]
+    out = {key: [html for _, html in sorted(items, key=lambda item: item[0])] for key, items in columns.items()}
+    out["panel_css"] = css
+    return out
 
 
 def services_max_mb() -> int:

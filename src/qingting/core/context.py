@@ -22,6 +22,25 @@ def _nav_items(user):
     return items
 
 
+def _banners(request) -> list[str]:
+    """Site-wide notices from installed apps: AppConfig.banners(request) -> list of texts."""
+    out: list[str] = []
+    for config in apps.get_app_configs():
+        fn = getattr(config, "banners", None)
+        if callable(fn):
+            out += [str(b) for b in fn(request) or []]
+    return out
+
+
 def product(request):
     return {"org_name": settings.QINGTING_ORG_NAME, "hotline": settings.QINGTING_HOTLINE,
-            "app_nav": _nav_items(getattr(request, "user", None))}
+            "app_nav": _nav_items(getattr(request, "user", None)), "site_banners": _banners(request)}
+
+
+def event_label(kind: str):
+    """The display name of a timeline event kind, from the app that writes it (AppConfig.event_labels)."""
+    for config in apps.get_app_configs():
+        label = getattr(config, "event_labels", {}).get(kind)
+        if label:
+            return label
+    return None
