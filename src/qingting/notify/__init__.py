@@ -1,0 +1,1 @@
+"""Notifications: e-mail, signed webhooks, WeCom / DingTalk / Feishu group robots, delivery log."""
