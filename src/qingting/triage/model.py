@@ -1,0 +1,561 @@
+"""Trainable category model: train, evaluate, save (versioned), activate, load.
+
+Features (chosen by measurement on the car and CFPB time splits, see
+bench/triage_eval_timesplit.py): TF-IDF (sublinear) over character n-grams and/or rjieba
+words of the normalised text, plus the counts of the profile's category lexicon terms
+(knowledge an administrator can edit).  Classifier: linear SVM with balanced class
+weights.  ``train(features="auto")`` picks among a few configurations on the last 20 %
+of the (time-ordered) training data, then refits on everything.
+
+Inference does not go through scikit-learn: the artefact keeps the vocabulary, IDF and
+weights as plain arrays, so one prediction is a dictionary lookup and a small dot
+product (fast for single complaints, no pickle, loads in milliseconds).
+
+Artefacts: ``<models_dir>/<version>/{meta.json,features.json,weights.npz}``; the file
+``<models_dir>/ACTIVE`` names the active version and is switched with os.replace().
+Old versions are kept (``activate()`` rolls back).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .lexicon import Matcher, Rule, get_lexicon
+from .normalize import normalize
+
+FORMAT = 1
+ACTIVE_FILE = "ACTIVE"
+
+CANDIDATES = {
+    "char12+lex": {"char": [1, 2], "words": False, "lexicon": 1.0, "C": 0.5},
+    "char13+lex": {"char": [1, 3], "words": False, "lexicon": 1.0, "C": 0.5},
+    "char12+lex_c02": {"char": [1, 2], "words": False, "lexicon": 1.0, "C": 0.2},
+    "char12+lex2": {"char": [1, 2], "words": False, "lexicon": 2.0, "C": 0.5},
+    "char12+words+lex": {"char": [1, 2], "words": True, "lexicon": 1.0, "C": 0.5},
+    "words": {"char": None, "words": True, "lexicon": 0.0, "C": 0.5},
+    "char13+words": {"char": [1, 3], "words": True, "lexicon": 0.0, "C": 0.5},
+    "words+lex": {"char": None, "words": True, "lexicon": 0.5, "C": 0.5},
+    "words_c1": {"char": None, "words": True, "lexicon": 0.0, "C": 1.0},
+    "words_c02": {"char": None, "words": True, "lexicon": 0.0, "C": 0.2},
+    "words12": {"char": None, "words": True, "word_bigrams": True, "lexicon": 0.0, "C": 0.5},
+}
+AUTO_ZH = ("char12+lex", "char13+lex", "char12+lex_c02", "char12+lex2")  # words (rjieba) measured no better on the car split, and slower
+AUTO_EN = ("words", "words_c1", "words_c02", "words12", "char13+words")
+
+
+def default_models_dir() -> Path:
+    return Path(os.environ.get("QINGTING_DATA_DIR", "./var")) / "models" / "triage"
+
+
+def prepare(text) -> str:
+    """The model's view of a text: normalised and lower-cased (as analyze() does)."""
+    t = normalize(text).text
+    low = t.lower()
+    return low if len(low) == len(t) else "".join((c.lower()[:1] or c) for c in t)
+
+
+_rjieba = None
+
+
+def _cut(text: str) -> list[str]:
+    global _rjieba
+    if _rjieba is None:
+        import rjieba
+
+        _rjieba = rjieba
+    return _rjieba.cut(text)
+
+
+def extract(text: str, cfg: dict) -> list[str]:
+    """Feature strings of a prepared text (char n-grams as is, words prefixed 'w:')."""
+    feats: list[str] = []
+    ch = cfg.get("char")
+    if ch:
+        n = len(text)
+        for k in range(ch[0], ch[1] + 1):
+            feats.extend([text[i:i + k] for i in range(n - k + 1)])
+    if cfg.get("words"):
+        words = [w for w in _cut(text) if not w.isspace()]
+        feats.extend(["w:" + w for w in words])
+        if cfg.get("word_bigrams"):
+            feats.extend(["w:" + a + " " + b for a, b in zip(words, words[1:])])
+    return feats
+
+
+def _pack(s: str) -> int:
+    k = 0
+    for c in s:
+        k = (k << 21) | ord(c)
+    return k
+
+
+def _lex_matcher(terms: dict[str, list[str]]) -> Matcher:
+    rules = [Rule(f"category.{code}", "category", code, 1.0, tuple(ts), (), False, "model") for code, ts in terms.items() if ts]
+    return Matcher(rules, "zh")
+
+
+@dataclass
+class ModelArtifact:
+    labels: list[str]
+    config: dict
+    features: list[str]
+    idf: np.ndarray
+    coef: np.ndarray  # (n_features, n_classes)
+    intercept: np.ndarray  # (n_classes,)
+    lex_codes: list[str]
+    lex_terms: dict[str, list[str]]
+    lex_coef: np.ndarray  # (n_codes, n_classes)
+    temperature: float = 3.0
+    profile: str | None = None
+    metrics: dict = field(default_factory=dict)
+    version: str | None = None
+    created_at: str | None = None
+    n_train: int = 0
+
+    def __post_init__(self):
+        self.vocab = {f: i for i, f in enumerate(self.features)}
+        # Character n-grams are looked up vectorised: each n-gram becomes an integer key
+        # (code points packed 21 bits each) searched in a sorted array per length.
+        self._char_keys: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        ch = self.config.get("char")
+        if ch:
+            for n in range(ch[0], ch[1] + 1):
+                pairs = sorted((_pack(f), i) for i, f in enumerate(self.features) if len(f) == n)
+                keys = np.array([k for k, _ in pairs], dtype=np.uint64)
+                idx = np.array([i for _, i in pairs], dtype=np.int64)
+                self._char_keys[n] = (keys, idx)
+        # Fast path (char n-grams up to 2, no words): one sorted key array; bigram keys
+        # carry bit 62 so they never equal a unigram key.
+        self._merged = None
+        if ch and ch[1] <= 2 and not self.config.get("words"):
+            pairs = sorted(((_pack(f) | (1 << 62)) if len(f) == 2 else _pack(f), i)
+                           for i, f in enumerate(self.features) if ch[0] <= len(f) <= 2)
+            self._merged = (np.array([k for k, _ in pairs], dtype=np.uint64),
+                            np.array([i for _, i in pairs], dtype=np.int64), ch[0])
+        self._lex_index = {c: i for i, c in enumerate(self.lex_codes)}
+        self._matcher = _lex_matcher(self.lex_terms) if self.config.get("lexicon") else None
+
+    # ------------------------------------------------------------------ inference
+    def _feature_ids(self, prepared: str) -> np.ndarray:
+        parts = []
+        if self._char_keys and prepared:
+            cp = np.frombuffer(prepared.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.uint64)
+            for n, (keys, idx) in self._char_keys.items():
+                if len(cp) < n or not len(keys):
+                    continue
+                q = cp[: len(cp) - n + 1].copy()
+                for k in range(1, n):
+                    q = (q << np.uint64(21)) | cp[k: len(cp) - n + 1 + k]
+                pos = np.searchsorted(keys, q)
+                pos[pos >= len(keys)] = 0
+                hit = keys[pos] == q
+                parts.append(idx[pos[hit]])
+        if self.config.get("words"):
+            get = self.vocab.get
+            wcfg = {"words": True, "word_bigrams": self.config.get("word_bigrams")}
+            ids = [get(f, -1) for f in extract(prepared, wcfg)]
+            if ids:
+                arr = np.array(ids, dtype=np.int64)
+                parts.append(arr[arr >= 0])
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def _ids_counts(self, prepared: str):
+        """(feature indexes, counts) of the text's char/word features, indexes unique."""
+        if self._merged is not None:
+            keys, kidx, lo = self._merged
+            if not prepared or not len(keys):
+                return None, None
+            cp = np.frombuffer(prepared.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.uint64)
+            bi = (cp[:-1] << np.uint64(21)) | cp[1:] | np.uint64(1 << 62)
+            q = np.concatenate((cp, bi)) if lo == 1 else bi
+            uq, cnt = np.unique(q, return_counts=True)
+            pos = np.searchsorted(keys, uq)
+            pos[pos >= len(keys)] = 0
+            hit = keys[pos] == uq
+            return kidx[pos[hit]], cnt[hit]
+        arr = self._feature_ids(prepared)
+        if not arr.size:
+            return None, None
+        return np.unique(arr, return_counts=True)
+
+    def _scores(self, prepared: str):
+        idx, cnt = self._ids_counts(prepared)
+        scores = self.intercept.copy()
+        val = None
+        if idx is not None:
+            if idx.size:
+                val = (1.0 + np.log(cnt.astype(np.float32))) * self.idf[idx]
+                norm = float(np.sqrt(np.dot(val, val)))
+                if norm > 0:
+                    val /= norm
+                scores = scores + val @ self.coef[idx]
+        lex = None
+        if self._matcher is not None:
+            lc = Counter(h.label for h in self._matcher.find(prepared))
+            if lc:
+                w = float(self.config.get("lexicon", 0.0))
+                li = np.array([self._lex_index[c] for c in lc], dtype=np.int64)
+                lv = np.log1p(np.array(list(lc.values()), dtype=np.float32)) * w
+                scores = scores + lv @ self.lex_coef[li]
+                lex = (li, lv)
+        return scores, idx, val, lex
+
+    def _probs(self, scores):
+        z = scores * self.temperature
+        z = z - z.max()
+        e = np.exp(z)
+        return e / e.sum()
+
+    def predict_explain(self, prepared: str, k: int = 3):
+        """([(label, confidence)] best first, [(feature, contribution)] for the best label)."""
+        scores, idx, val, lex = self._scores(prepared)
+        probs = self._probs(scores)
+        order = np.argsort(-scores)[:k]
+        top = [(self.labels[i], float(probs[i])) for i in order]
+        best = order[0]
+        contribs: list[tuple[str, float]] = []
+        if val is not None:
+            c = val * self.coef[idx, best]
+            for j in np.argsort(-c)[:5]:
+                if c[j] > 0:
+                    contribs.append((self.features[idx[j]], float(c[j])))
+        if lex is not None:
+            li, lv = lex
+            c = lv * self.lex_coef[li, best]
+            for j in np.argsort(-c)[:3]:
+                if c[j] > 0:
+                    contribs.append(("lex:" + self.lex_codes[li[j]], float(c[j])))
+        contribs.sort(key=lambda x: -x[1])
+        return top, contribs[:6]
+
+    def predict_top(self, texts, k: int = 3) -> list[list[tuple[str, float]]]:
+        out = []
+        for t in texts:
+            scores, *_ = self._scores(prepare(t))
+            probs = self._probs(scores)
+            order = np.argsort(-scores)[:k]
+            out.append([(self.labels[i], float(probs[i])) for i in order])
+        return out
+
+    def predict(self, texts) -> list[str]:
+        return [top[0][0] for top in self.predict_top(texts, k=1)]
+
+
+# ---------------------------------------------------------------------- training
+def _lexicon_terms(profile: str | None, extra_dirs=None) -> dict[str, list[str]]:
+    lex = get_lexicon(extra_dirs)
+    entries = lex.profiles.get(profile or "general", {})
+    return {code: list(e.terms) for code, e in entries.items() if e.terms}
+
+
+def _fit(prepared: list[str], labels: list[str], cfg: dict, lex_terms: dict):
+    from scipy.sparse import csr_matrix, hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    vec = None
+    blocks = []
+    if cfg.get("char") or cfg.get("words"):
+        vec = TfidfVectorizer(analyzer=lambda t: extract(t, cfg), sublinear_tf=True,
+                              min_df=int(cfg.get("min_df", 1)), dtype=np.float32)
+        blocks.append(vec.fit_transform(prepared))
+    codes = sorted(lex_terms) if cfg.get("lexicon") else []
+    L = None
+    if codes:
+        L = _lex_block(prepared, codes, lex_terms, float(cfg["lexicon"]))
+        blocks.append(L)
+    X = hstack(blocks).tocsr() if len(blocks) > 1 else blocks[0]
+    clf = LinearSVC(C=float(cfg.get("C", 0.5)), class_weight="balanced", max_iter=5000, random_state=0)
+    clf.fit(X, labels)
+    classes = [str(c) for c in clf.classes_]
+    coef = clf.coef_.astype(np.float32)
+    intercept = np.asarray(clf.intercept_, dtype=np.float32)
+    if len(classes) == 2:  # binary: one hyperplane; make it two symmetric columns
+        coef = np.vstack([-coef[0], coef[0]])
+        intercept = np.array([-intercept[0], intercept[0]], dtype=np.float32)
+    n_text = blocks[0].shape[1] if vec is not None else 0
+    features = vec.get_feature_names_out().tolist() if vec is not None else []
+    idf = vec.idf_.astype(np.float32) if vec is not None else np.zeros(0, np.float32)
+    coef_t = np.ascontiguousarray(coef[:, :n_text].T)
+    lex_coef = np.ascontiguousarray(coef[:, n_text:].T) if codes else np.zeros((0, len(classes)), np.float32)
+    return classes, features, idf, coef_t, intercept, codes, lex_coef
+
+
+def _lex_block(prepared, codes, lex_terms, weight):
+    from scipy.sparse import csr_matrix
+
+    m = _lex_matcher(lex_terms)
+    index = {c: i for i, c in enumerate(codes)}
+    rows, cols, vals = [], [], []
+    for r, t in enumerate(prepared):
+        for code, n in Counter(h.label for h in m.find(t)).items():
+            rows.append(r)
+            cols.append(index[code])
+            vals.append(math.log1p(n) * weight)
+    return csr_matrix((vals, (rows, cols)), shape=(len(prepared), len(codes)), dtype=np.float32)
+
+
+def _artifact(prepared, labels, cfg, lex_terms, profile) -> ModelArtifact:
+    classes, features, idf, coef, intercept, codes, lex_coef = _fit(prepared, labels, cfg, lex_terms)
+    return ModelArtifact(labels=classes, config=dict(cfg), features=features, idf=idf, coef=coef,
+                         intercept=intercept, lex_codes=codes,
+                         lex_terms={c: lex_terms[c] for c in codes}, lex_coef=lex_coef, profile=profile,
+                         n_train=len(prepared))
+
+
+def _fit_temperature(model: ModelArtifact, prepared, labels) -> float:
+    S = np.array([model._scores(t)[0] for t in prepared])
+    index = {c: i for i, c in enumerate(model.labels)}
+    ok = [(i, index[y]) for i, y in enumerate(labels) if y in index]
+    if not ok:
+        return 3.0
+    best, best_nll = 3.0, float("inf")
+    for temp in (0.5, 1, 2, 3, 4, 6, 8, 12):
+        z = S * temp
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        nll = -float(np.mean([logp[i, j] for i, j in ok]))
+        if nll < best_nll:
+            best, best_nll = temp, nll
+    return float(best)
+
+
+def train(texts, labels, *, profile: str | None = None, features: str | dict = "auto",
+          validation: float = 0.2, min_count: int = 2, extra_dirs=None, verbose: bool = False) -> ModelArtifact:
+    """Train a category model.  ``texts``/``labels`` should be in time order (oldest
+    first): the last ``validation`` share is used to choose the features (``"auto"``)
+    and the confidence temperature, then the model is refitted on everything.
+    ``features``: "auto", a name of CANDIDATES, or a config dict.  "auto" scores each
+    candidate on up to two time-ordered validation windows by macro-F1 + 0.5 × top-3.
+    Rows with an empty text or label are skipped; labels with fewer than ``min_count``
+    examples are left out (listed in ``metrics["dropped_labels"]``): a model cannot learn
+    them, and predicting them only adds errors (e.g. retired category names)."""
+    t0 = time.perf_counter()
+    pairs = [(prepare(t), str(y).strip()) for t, y in zip(texts, labels)
+             if isinstance(t, str) and t.strip() and y is not None and str(y).strip()]
+    counts = Counter(y for _, y in pairs)
+    dropped = {y: n for y, n in counts.items() if n < min_count}
+    if dropped and len(counts) - len(dropped) >= 2:
+        pairs = [(t, y) for t, y in pairs if y not in dropped]
+    else:
+        dropped = {}
+    if len(pairs) < 2 or len({y for _, y in pairs}) < 2:
+        raise ValueError("training needs at least 2 labelled texts and 2 distinct labels")
+    prepared = [p for p, _ in pairs]
+    ys = [y for _, y in pairs]
+    lex_terms = _lexicon_terms(profile, extra_dirs)
+    en_share = sum(1 for t in prepared[:500] if not any("\u4e00" <= c <= "\u9fff" for c in t[:200])) / min(len(prepared), 500)
+    if isinstance(features, dict):
+        candidates = {"custom": features}
+    elif features == "auto":
+        names = AUTO_EN if en_share > 0.5 else AUTO_ZH
+        candidates = {n: CANDIDATES[n] for n in names}
+    else:
+        candidates = {features: CANDIDATES[features]}
+    n_val = int(len(prepared) * validation) if validation else 0
+    selection = {}
+    best_name = next(iter(candidates))
+    temperature = 3.0
+    # Time-ordered validation windows: the last share, and the share before it when the
+    # data is small (two windows make the choice less noisy on small histories; above
+    # 5,000 texts one window is stable enough and keeps training time down).
+    windows = []
+    if n_val >= 20:
+        windows.append((len(prepared) - n_val, len(prepared)))
+        if len(candidates) > 1 and len(prepared) - 2 * n_val >= max(50, n_val) and len(prepared) <= 5000:
+            windows.append((len(prepared) - 2 * n_val, len(prepared) - n_val))
+    windows = [(a, b) for a, b in windows if len(set(ys[:a])) >= 2]
+    if windows:
+        best_key = None
+        for name, cfg in candidates.items():
+            per = []
+            for a, b in windows:
+                if len(candidates) == 1 and (a, b) != windows[0]:
+                    continue
+                m = _artifact(prepared[:a], ys[:a], cfg, lex_terms, profile)
+                per.append(_evaluate_prepared(m, prepared[a:b], ys[a:b], detail=False))
+            avg = {k: round(sum(r[k] for r in per) / len(per), 4) for k in ("macro_f1", "accuracy", "top3_accuracy")}
+            selection[name] = avg
+            if verbose:
+                print(f"  candidate {name}: {avg}")
+            key = (avg["macro_f1"] + 0.5 * avg["top3_accuracy"], avg["accuracy"])
+            if best_key is None or key > best_key:
+                best_key, best_name = key, name
+        a, b = windows[0]
+        temperature = _fit_temperature(_artifact(prepared[:a], ys[:a], candidates[best_name], lex_terms, profile),
+                                       prepared[a:b], ys[a:b])
+    model = _artifact(prepared, ys, candidates[best_name], lex_terms, profile)
+    model.temperature = temperature
+    model.config["name"] = best_name
+    model.metrics = {"selection": selection, "chosen": best_name, "n_train": len(prepared), "dropped_labels": dropped,
+                     "n_validation": n_val, "train_seconds": round(time.perf_counter() - t0, 2),
+                     "label_counts": dict(Counter(ys).most_common())}
+    model.created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return model
+
+
+# ---------------------------------------------------------------------- evaluation
+def _evaluate_prepared(model: ModelArtifact, prepared, labels, detail=True) -> dict:
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+    preds, hit3 = [], 0
+    for t, y in zip(prepared, labels):
+        scores = model._scores(t)[0]
+        order = np.argsort(-scores)[:3]
+        top = [model.labels[i] for i in order]
+        preds.append(top[0])
+        hit3 += y in top
+    n = len(labels)
+    res = {"n": n,
+           "accuracy": float(accuracy_score(labels, preds)) if n else 0.0,
+           "macro_f1": float(f1_score(labels, preds, average="macro", zero_division=0)) if n else 0.0,
+           "top3_accuracy": hit3 / n if n else 0.0}
+    if detail and n:
+        present = sorted(set(labels) | set(preds))
+        p, r, f, s = precision_recall_fscore_support(labels, preds, labels=present, zero_division=0)
+        res["per_class"] = {c: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4),
+                                "f1": round(float(f[i]), 4), "support": int(s[i])} for i, c in enumerate(present)}
+        res["confusion"] = {"labels": present, "matrix": confusion_matrix(labels, preds, labels=present).tolist()}
+        res["unknown_labels"] = sorted(set(labels) - set(model.labels))
+    return res
+
+
+def evaluate(model: ModelArtifact, texts, labels) -> dict:
+    """accuracy, macro_f1, top3_accuracy, n, per_class {label: precision/recall/f1/support},
+    confusion {labels, matrix} (rows: true, columns: predicted).  Empty rows are skipped."""
+    pairs = [(prepare(t), str(y).strip()) for t, y in zip(texts, labels)
+             if isinstance(t, str) and t.strip() and y is not None and str(y).strip()]
+    return _evaluate_prepared(model, [p for p, _ in pairs], [y for _, y in pairs])
+
+
+# ---------------------------------------------------------------------- storage
+def _new_version(model: ModelArtifact) -> str:
+    h = hashlib.sha1()
+    h.update(json.dumps(model.labels, ensure_ascii=False).encode())
+    h.update(model.coef.tobytes()[:1_000_000])
+    h.update(str(time.time_ns()).encode())
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S") + "-" + h.hexdigest()[:6]
+
+
+def save_model(model: ModelArtifact, models_dir=None, *, activate_now: bool = True, metrics: dict | None = None) -> str:
+    """Write a new version directory (atomically renamed into place), then switch the
+    ACTIVE pointer to it unless ``activate_now`` is false.  Returns the version."""
+    models_dir = Path(models_dir or default_models_dir())
+    models_dir.mkdir(parents=True, exist_ok=True)
+    version = _new_version(model)
+    if metrics:
+        model.metrics = {**model.metrics, **metrics}
+    tmp = models_dir / f".tmp-{version}-{os.getpid()}"
+    tmp.mkdir()
+    meta = {"format": FORMAT, "version": version, "created_at": model.created_at, "labels": model.labels,
+            "config": model.config, "profile": model.profile, "temperature": model.temperature,
+            "lex_codes": model.lex_codes, "lex_terms": model.lex_terms, "n_train": model.n_train,
+            "metrics": model.metrics}
+    (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+    (tmp / "metrics.json").write_text(json.dumps(model.metrics, ensure_ascii=False, indent=1), encoding="utf-8")
+    (tmp / "features.json").write_text(json.dumps(model.features, ensure_ascii=False), encoding="utf-8")
+    np.savez(tmp / "weights.npz", idf=model.idf, coef=model.coef, intercept=model.intercept, lex_coef=model.lex_coef)
+    os.replace(tmp, models_dir / version)
+    model.version = version
+    if activate_now:
+        activate(models_dir, version)
+    return version
+
+
+def activate(models_dir, version: str) -> None:
+    """Make ``version`` the active model (atomic switch of the ACTIVE file)."""
+    models_dir = Path(models_dir)
+    if not version or "/" in version or "\\" in version or version.startswith(".") or not (models_dir / version / "meta.json").is_file():
+        raise FileNotFoundError(f"no model version {version!r} in {models_dir}")
+    tmp = models_dir / f".ACTIVE.{os.getpid()}.tmp"
+    tmp.write_text(version + "\n", encoding="utf-8")
+    os.replace(tmp, models_dir / ACTIVE_FILE)
+
+
+def active_version(models_dir=None) -> str | None:
+    p = Path(models_dir or default_models_dir()) / ACTIVE_FILE
+    try:
+        v = p.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return v or None
+
+
+def list_versions(models_dir=None) -> list[dict]:
+    """Versions (oldest first) with their created_at, chosen features and metrics."""
+    models_dir = Path(models_dir or default_models_dir())
+    active = active_version(models_dir)
+    out = []
+    if not models_dir.is_dir():
+        return out
+    for d in sorted(models_dir.iterdir()):
+        if d.is_dir() and not d.name.startswith(".") and (d / "meta.json").is_file():
+            try:
+                meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            out.append({"version": d.name, "active": d.name == active, "created_at": meta.get("created_at"),
+                        "n_train": meta.get("n_train"), "config": meta.get("config"),
+                        "metrics": {k: v for k, v in (meta.get("metrics") or {}).items() if k in ("evaluation", "chosen", "n_train")}})
+    return out
+
+
+def load_model(path) -> ModelArtifact:
+    path = Path(path)
+    meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path}: unsupported model format {meta.get('format')!r}")
+    features = json.loads((path / "features.json").read_text(encoding="utf-8"))
+    with np.load(path / "weights.npz") as w:
+        idf, coef, intercept, lex_coef = w["idf"], w["coef"], w["intercept"], w["lex_coef"]
+    cfg = meta["config"]
+    if cfg.get("char"):
+        cfg["char"] = list(cfg["char"])
+    return ModelArtifact(labels=meta["labels"], config=cfg, features=features, idf=idf, coef=coef,
+                         intercept=intercept, lex_codes=meta["lex_codes"], lex_terms=meta["lex_terms"],
+                         lex_coef=lex_coef, temperature=float(meta.get("temperature", 3.0)),
+                         profile=meta.get("profile"), metrics=meta.get("metrics") or {},
+                         version=meta["version"], created_at=meta.get("created_at"), n_train=meta.get("n_train", 0))
+
+
+def load_active(models_dir=None) -> ModelArtifact | None:
+    """The active model, or None when none was trained yet (cold start: lexicon rules)."""
+    models_dir = Path(models_dir or default_models_dir())
+    v = active_version(models_dir)
+    if v is None:
+        return None
+    return load_model(models_dir / v)
+
+
+def ensure_active_model(models_dir=None):
+    """Make the module-level model (used by analyze()) follow ``<models_dir>/ACTIVE``.
+
+    Cheap enough to call before each analysis (one small file read): reloads only when
+    the ACTIVE version changed (e.g. another process trained or rolled back), and sets
+    None when there is no active model.  A model that fails to load is reported by the
+    exception; the previous model stays in use."""
+    from .analyzer import get_active_model, set_active_model
+
+    models_dir = Path(models_dir or default_models_dir())
+    version = active_version(models_dir)
+    current = get_active_model()
+    if version is None:
+        if current is not None:
+            set_active_model(None)
+        return None
+    if current is not None and getattr(current, "version", None) == version:
+        return current
+    model = load_model(models_dir / version)
+    set_active_model(model)
+    return model

@@ -1,0 +1,48 @@
+from qingting.triage.normalize import detect_language, normalize
+
+
+def test_traditional_and_taiwan_vocabulary_become_simplified():
+    n = normalize("車機軟體當機，記憶體不足")
+    assert "软件" in n.text and "内存" in n.text and "车机" in n.text
+
+
+def test_full_width_folded_and_offsets_kept():
+    src = "电话：１３８１２３４５６７８！！"
+    n = normalize(src)
+    assert "13812345678" in n.text and n.text.endswith("!!")
+    i = n.text.index("138")
+    a, b = n.to_original(i, i + 11)
+    assert src[a:b] == "１３８１２３４５６７８"
+
+
+def test_html_residue_and_whitespace_removed_with_mapping():
+    src = "<p>刹车&nbsp;&nbsp;失灵</p>\n\n\n<br/>我要  投诉&amp;曝光"
+    n = normalize(src)
+    assert "<" not in n.text and "&nbsp;" not in n.text and "  " not in n.text
+    assert "投诉&曝光" in n.text
+    i = n.text.index("失灵")
+    a, b = n.to_original(i, i + 2)
+    assert src[a:b] == "失灵"
+    i = n.text.index("&")
+    a, b = n.to_original(i, i + 1)
+    assert src[a:b] == "&amp;"
+
+
+def test_length_changing_conversion_maps_inside_segment():
+    src = "我的記憶體壞了，請處理"
+    n = normalize(src)
+    i = n.text.index("处理")
+    a, b = n.to_original(i, i + 2)
+    assert src[a:b] == "處理"
+
+
+def test_truncation_is_reported():
+    n = normalize("长" * 50, max_chars=10)
+    assert n.truncated and n.original_length == 50 and len(n.text) == 10
+
+
+def test_language_detection():
+    assert detect_language("发动机异响，4S店不处理") == "zh"
+    assert detect_language("I was charged a late fee twice and nobody answers") == "en"
+    assert detect_language("我的 credit card 被 charged 了 late fee twice, bank says nothing") == "mixed"
+    assert detect_language("😀😀 123") == "unknown"
