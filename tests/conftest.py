@@ -132,3 +132,40 @@ def new_complaint(people):
         return complaint
 
     return make
+
+
+SERIALIZED_DB: dict = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remember_migrated_state(request):
+    """Keep the serialized migrated database (seed rows) for tests whose thread runs an event
+    loop (Playwright): Django's per-context connection there lacks it, so they restore it
+    themselves (tests/e2e/conftest.py)."""
+    if not any(item.get_closest_marker("django_db") or "live_server" in getattr(item, "fixturenames", ())
+               for item in request.session.items):
+        return
+    request.getfixturevalue("django_db_setup")
+    from django.db import connections
+
+    SERIALIZED_DB["default"] = getattr(connections["default"], "_test_serialized_contents", None)
+
+
+def pytest_collection_modifyitems(items):
+    """Transactional tests (live server, threads) flush every table at the end, seed rows of the
+    data migrations included (workflow, profiles, SLA policies …). Give them Django's serialized
+    rollback so each starts from the migrated state."""
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        if names is None:
+            continue
+        marker = item.get_closest_marker("django_db")
+        transactional = "live_server" in names or "transactional_db" in names or (
+            marker is not None and marker.kwargs.get("transaction"))
+        if not transactional:
+            continue
+        if marker is not None:
+            item.add_marker(pytest.mark.django_db(*marker.args, **{**marker.kwargs, "serialized_rollback": True}),
+                            append=False)
+        if "django_db_serialized_rollback" not in names:
+            names.append("django_db_serialized_rollback")

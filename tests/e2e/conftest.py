@@ -49,3 +49,30 @@ def page(browser):
 def artifacts():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(autouse=True)
+def _restore_seed_rows(request):
+    """Transactional tests before this one flushed every table; with Playwright's event loop in
+    this thread Django cannot restore the migrated rows itself, so do it here."""
+    if "live_server" not in request.fixturenames:
+        return
+    request.getfixturevalue("transactional_db")
+    from django.db import connection
+
+    from qingting.complaints.models import IndustryProfile
+
+    from ..conftest import SERIALIZED_DB
+
+    if SERIALIZED_DB.get("default") and not IndustryProfile.objects.exists():
+        from django.core import serializers
+        from django.db import IntegrityError, transaction
+
+        # Rows recreated after the flush (content types, permissions) are kept; the rest come back.
+        with connection.constraint_checks_disabled():
+            for obj in serializers.deserialize("json", SERIALIZED_DB["default"]):
+                try:
+                    with transaction.atomic():
+                        obj.save()
+                except IntegrityError:
+                    pass
