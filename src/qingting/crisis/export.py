@@ -7,20 +7,10 @@ import io
 
 from django.utils import timezone
 
+from qingting.core.pdf import FONT
+from qingting.core.pdf import register_cjk_font as _fonts
+
 from .models import CrisisEvent, Review
-
-FONT = "STSong-Light"
-_font_ready = False
-
-
-def _fonts():
-    global _font_ready
-    if not _font_ready:
-        from reportlab.pdfbase import pdfmetrics
-        from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-        _font_ready = True
 
 
 def _t(value) -> str:
