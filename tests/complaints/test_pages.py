@@ -410,3 +410,30 @@ def test_a_move_no_longer_allowed_shows_a_message(login, complaint):
     response = login("agent").post(reverse("complaints:transition", args=[complaint.number]), {"to": "close"})
     assert response.status_code == 409
     assert "不能从「受理投诉」直接转到「闭环处理」" in text_of(response)
+
+
+def test_queue_shows_time_left_and_overdue_in_red(login, complaint):
+    """The 剩余时限 column comes from the queue registry (hooks.register("queue")), filled by the SLA app."""
+    from django.apps import apps
+
+    if not apps.is_installed("qingting.sla"):
+        pytest.skip("the 剩余时限 column needs the sla app (QINGTING_DISABLED_APPS names it)")
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from qingting.sla.models import Deadline
+
+    open_rows = Deadline.objects.filter(complaint=complaint, met_at__isnull=True)
+    assert open_rows.exists(), "a new complaint gets its deadlines from the SLA policy"
+    now = timezone.now()
+    open_rows.update(due_at=now + dt.timedelta(hours=5, minutes=30))
+    page = text_of(login("agent").get("/"))
+    row = re.search(rf'<tr[^>]*>\s*<td[^>]*><a[^>]*>{complaint.number}</a>.*?</tr>', page, re.S)
+    assert "剩余时限" in page
+    assert row and "time-left" in row.group(0) and "5\xa0小时" in row.group(0) and "已超时" not in row.group(0)
+    open_rows.update(due_at=now - dt.timedelta(hours=2))
+    page = text_of(login("supervisor").get("/team/"))
+    row = re.search(rf'<tr[^>]*>\s*<td[^>]*><a[^>]*>{complaint.number}</a>.*?</tr>', page, re.S)
+    assert row and 'class="overdue"' in row.group(0) and "已超时" in row.group(0)
+    assert "var(--danger)" in row.group(0)

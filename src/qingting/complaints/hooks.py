@@ -20,11 +20,15 @@ output_extras: list[Callable] = []
 # fn(request, complaint) -> None or {"template", "context", "column": "main"|"side"|"top", "order", "css": [...]}
 # Panels other apps add to the complaint page (deadlines, resolution, similar cases, reply editor …).
 detail_panels: list[Callable] = []
+# fn(queryset) -> queryset: annotations for the workbench queues, applied after filtering
+# (e.g. the SLA app adds `next_due_at`, shown as the 剩余时限 column). Only installed apps
+# register, so complaints/ never imports them.
+queue_annotations: list[Callable] = []
 
 
 def register(kind: str, fn: Callable) -> Callable:
     target = {"created": on_created, "step_changed": on_step_changed, "updated": on_updated,
-              "output": output_extras, "panel": detail_panels}[kind]
+              "output": output_extras, "panel": detail_panels, "queue": queue_annotations}[kind]
     if fn not in target:
         target.append(fn)
     return fn

@@ -981,3 +981,72 @@ def escalate_for_sla(complaint_id: int, *, trigger: str, reason: str) -> User | 
             return _escalate(c, None, reason=reason, trigger=trigger)
     except Conflict:
         return None
+
+
+def escalate_many_for_sla(items, *, targets: dict | None = None) -> dict[int, User]:
+    """`escalate_for_sla` for many complaints at once (the SLA sweep), set-based.
+
+    `items`: iterable of (complaint_id, trigger, reason); a complaint named twice is escalated
+    once (its first item). Runs in the caller's transaction (or its own): locks the complaint
+    rows (SELECT … FOR UPDATE on the complaint table only, in id order so two sweeps cannot
+    deadlock), skips closed or missing complaints and those with nobody above (as
+    `escalate_for_sla` does), updates escalation_level / escalated_to / version / updated_at
+    with one UPDATE per target, bulk-inserts the `complaint.escalated` events (same before/after
+    as `_escalate`) and runs the `on_updated` hooks per complaint with the rows already loaded.
+    `targets` memoises direct_supervisor / next_level_up per department (pass one dict for a
+    whole sweep). Returns {complaint_id: who it went to}."""
+    wanted: dict[int, tuple[str, str]] = {}
+    for complaint_id, trigger, reason in items:
+        wanted.setdefault(int(complaint_id), (trigger, reason))
+    if not wanted:
+        return {}
+    memo = targets if targets is not None else {}
+
+    def lookup(kind, department):
+        key = (kind, department.pk if department is not None else None)
+        if key not in memo:
+            memo[key] = (access.direct_supervisor(department) if kind == "direct"
+                         else access.next_level_up(department))
+        return memo[key]
+
+    out: dict[int, User] = {}
+    with transaction.atomic():
+        ids = sorted(wanted)
+        list(Complaint.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+        rows = list(Complaint.objects.select_related("department", "escalated_to").filter(pk__in=ids).order_by("pk"))
+        now = timezone.now()
+        plan = []  # (complaint, target, before)
+        by_target: dict[int, list[int]] = {}
+        for c in rows:
+            if c.is_closed:
+                continue
+            if c.escalation_level == 0:
+                target = lookup("direct", c.department) or lookup("next", c.department)
+            else:
+                target = lookup("next", c.department)
+            if target is None:
+                continue
+            before = {"escalation_level": c.escalation_level,
+                      "escalated_to": c.escalated_to.username if c.escalated_to_id else None}
+            plan.append((c, target, before))
+            by_target.setdefault(target.pk, []).append(c.pk)
+        for target_id, pks in by_target.items():
+            Complaint.objects.filter(pk__in=pks).update(escalation_level=F("escalation_level") + 1,
+                                                        escalated_to_id=target_id, version=F("version") + 1,
+                                                        updated_at=now)
+        events = []
+        for c, target, before in plan:
+            trigger, reason = wanted[c.pk]
+            c.escalation_level += 1
+            c.escalated_to = target
+            c.version += 1  # the row is locked: the UPDATE above added exactly one
+            c.updated_at = now
+            events.append(Event(complaint=c, kind="complaint.escalated", actor=None, before=before,
+                                after={"escalation_level": c.escalation_level, "escalated_to": target.username,
+                                       "trigger": trigger}, note=reason or "", customer_visible=False, at=now))
+        Event.objects.bulk_create(events, batch_size=1000)
+        for c, target, before in plan:
+            _run_updated_hooks(c, {"escalation_level": (before["escalation_level"], c.escalation_level),
+                                   "escalated_to": (before["escalated_to"], target.username)}, None)
+            out[c.pk] = target
+    return out

@@ -146,10 +146,13 @@ def _queue(request, scope: str):
                 qs = qs.filter(department__path__startswith=user.department.path)
             else:
                 qs = qs.filter(department_id=user.department_id)
+        for annotate in hooks.queue_annotations:  # e.g. sla: next_due_at (剩余时限)
+            qs = annotate(qs)
         qs = qs.select_related("step", "category", "department", "assignee", "customer").defer(*LIST_DEFER)
         rows, next_cursor = queries.paginate(qs, {**filters, "limit": filters.get("limit") or PAGE_SIZE})
     except ServiceError as exc:
         error = _msg(exc)
+    show_due = bool(hooks.queue_annotations) and (not rows or any(hasattr(r, "next_due_at") for r in rows))
     more_url = None
     if next_cursor:
         more_params = {k: v for k, v in params.items() if k != "cursor"}
@@ -160,6 +163,7 @@ def _queue(request, scope: str):
         "scope": scope, "title": titles[scope], "rows": rows, "more_url": more_url, "error": error,
         "params": params, "open_default": defaults_open, "options": _filter_options(user),
         "first_page": "cursor" not in params, "active_filters": bool(set(params) - {"cursor"}),
+        "show_due": show_due, "now": timezone.now(),
     }, status=422 if error and scope != "team" else 200)
 
 

@@ -111,15 +111,34 @@ def notify(event: str, *, complaint, title: str, text: str, users=(), detail: di
            now=None) -> list[int]:
     """Queue `event` for the complaint's subscribers and `users`; sent after commit."""
     now = now or timezone.now()
+    return _queue(_delivery_rows(event, complaint=complaint, title=title, text=text, users=users, detail=detail,
+                                 now=now))
+
+
+def notify_many(items, *, now=None) -> list[int]:
+    """`notify` for many at once (the sweep): one outbox insert and one hand-off after commit.
+    `items` are dicts with the keyword arguments of `notify` plus `event`."""
+    now = now or timezone.now()
+    rows = []
+    for it in items:
+        rows.extend(_delivery_rows(it["event"], complaint=it["complaint"], title=it["title"], text=it["text"],
+                                   users=it.get("users", ()), detail=it.get("detail"), now=now))
+    return _queue(rows)
+
+
+def _delivery_rows(event, *, complaint, title, text, users, detail, now) -> list[Delivery]:
     number = getattr(complaint, "number", "") or ""
     payload = {"event": event, "title": title, "text": text, "complaint": number, "url": f"/complaints/{number}/",
                "link": _link(number), "detail": detail or {}}
-    rows = [Delivery(endpoint=r["endpoint"], user=r["user"], channel=r["channel"], address=r["address"] or "",
+    return [Delivery(endpoint=r["endpoint"], user=r["user"], channel=r["channel"], address=r["address"] or "",
                      event=event, complaint_number=number, payload=payload, next_attempt_at=now, created_at=now)
             for r in recipients_for(event, complaint, list(users))]
+
+
+def _queue(rows: list[Delivery]) -> list[int]:
     if not rows:
         return []
-    created = Delivery.objects.bulk_create(rows)
+    created = Delivery.objects.bulk_create(rows, batch_size=1000)
     ids = [d.pk for d in created if d.pk is not None]
     if not ids:  # backends that do not return ids from bulk_create: the periodic job sends them
         return []

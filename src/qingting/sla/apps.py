@@ -33,6 +33,12 @@ class SlaConfig(AppConfig):
         hooks.register("step_changed", services.on_step_changed)
         hooks.register("updated", services.on_updated)
         hooks.register("output", services.output_extra)
+        from django.apps import apps
+
+        if apps.is_installed("qingting.sla"):  # the 剩余时限 column of the workbench queues
+            from .queries import with_next_due
+
+            hooks.register("queue", with_next_due)
         from . import panels
 
         hooks.register("panel", panels.deadlines_panel)

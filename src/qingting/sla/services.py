@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from qingting.accounts import access
 from qingting.complaints import services as complaint_services
-from qingting.complaints.models import Complaint, Message
+from qingting.complaints.models import Complaint, Event, Message
 from qingting.core.errors import Conflict, Invalid, NotFound, PermissionDenied
 
 from . import config
@@ -676,19 +676,30 @@ def _claim(ids: list[int], set_sql: str, set_params: list, where_sql: str) -> li
 
 def sweep_deadlines(now=None, *, batch: int = BATCH) -> dict:
     """The periodic job `sla.sweep`: at-risk warnings, breaches with escalation, and the
-    second escalation of breaches still unhandled. Idempotent; safe on several workers."""
+    second escalation of breaches still unhandled. Idempotent; safe on several workers.
+
+    Set-based: each batch of up to `batch` deadlines is claimed by one compare-and-set
+    UPDATE … RETURNING, its timeline events are bulk-inserted, its outbox rows written with
+    one insert, and its escalations done by `complaints.services.escalate_many_for_sla`, all
+    in the batch's own transaction (a crash loses nothing and redoes nothing: the claim and
+    its consequences commit together). Supervisors are looked up once per department per
+    sweep; endpoints and preferences once per sweep (`notify.services.batch`)."""
     from qingting.notify.services import batch as notify_batch
 
     now = now or timezone.now()
-    token = _SUPERVISORS.set({})
+    token, token2 = _SUPERVISORS.set({}), _ESCALATED.set(set())
     try:
         with notify_batch():
             return _sweep(now, batch)
     finally:
         _SUPERVISORS.reset(token)
+        _ESCALATED.reset(token2)
 
 
+# {("direct" | "next", department_id): User | None} for one sweep (escalate_many_for_sla's `targets`)
 _SUPERVISORS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("qingting_sla_supervisors", default=None)
+# complaints escalated on breach in this sweep
+_ESCALATED: contextvars.ContextVar[set | None] = contextvars.ContextVar("qingting_sla_escalated", default=None)
 
 
 def _supervisor(department):
@@ -698,9 +709,10 @@ def _supervisor(department):
     memo = _SUPERVISORS.get()
     if memo is None:
         return access.direct_supervisor(department)
-    if department.pk not in memo:
-        memo[department.pk] = access.direct_supervisor(department)
-    return memo[department.pk]
+    key = ("direct", department.pk)
+    if key not in memo:
+        memo[key] = access.direct_supervisor(department)
+    return memo[key]
 
 
 def _sweep(now, batch) -> dict:
@@ -744,56 +756,110 @@ def _claim_breach(ids, now):
 
 
 def _rows(ids):
+    if not ids:
+        return []
     return list(Deadline.objects.filter(pk__in=ids).select_related(
-        "complaint", "complaint__assignee", "complaint__department", "policy").order_by("due_at"))
+        "complaint", "complaint__assignee", "complaint__department", "policy").order_by("due_at", "id"))
+
+
+def _event(c, kind, now, after) -> Event:
+    """An unsaved timeline row shaped as `record_event` writes it (no actor: the system)."""
+    return Event(complaint=c, kind=kind, actor=None, before={}, after=after, note="", customer_visible=False, at=now)
 
 
 def _warn(ids, now) -> None:
-    from qingting.notify.services import notify
+    from qingting.notify.services import notify_many
 
+    events, notes = [], []
     for d in _rows(ids):
         c = d.complaint
-        record_event(c, "deadline.at_risk", at=now, after=_deadline_after(d) | {"at_risk_at": d.at_risk_at.isoformat()})
+        after = _deadline_after(d)
+        events.append(_event(c, "deadline.at_risk", now, after | {"at_risk_at": d.at_risk_at.isoformat()}))
         if c.closed_at is None:
             users = [c.assignee] if c.assignee_id else [_supervisor(c.department)]
-            notify("deadline.at_risk", complaint=c, users=users, now=now,
-                   title=f"投诉 {c.number}「{d.label}」即将到期",
-                   text=f"{c.subject}\n到期时间：{timezone.localtime(d.due_at):%Y-%m-%d %H:%M}",
-                   detail=_deadline_after(d))
+            notes.append({"event": "deadline.at_risk", "complaint": c, "users": users,
+                          "title": f"投诉 {c.number}「{d.label}」即将到期",
+                          "text": f"{c.subject}\n到期时间：{timezone.localtime(d.due_at):%Y-%m-%d %H:%M}",
+                          "detail": after})
+    Event.objects.bulk_create(events, batch_size=1000)
+    notify_many(notes, now=now)
+
+
+def _claim_escalation(ids, column, now) -> list[int]:
+    """Compare-and-set on the deadline's escalation mark (escalated_at / escalated_again_at)."""
+    if not ids:
+        return []
+    marks = ",".join(["%s"] * len(ids))
+    extra = " AND met_at IS NULL" if column == "escalated_again_at" else ""
+    with connection.cursor() as cur:
+        cur.execute(f"UPDATE {Deadline._meta.db_table} SET {column} = %s WHERE id IN ({marks}) "
+                    f"AND {column} IS NULL{extra} RETURNING id", [now, *ids])
+        return [r[0] for r in cur.fetchall()]
 
 
 def _breach(ids, now) -> int:
-    from qingting.notify.services import notify
+    from qingting.notify.services import notify_many
 
-    escalated = 0
-    done_complaints = set()
-    for d in _rows(ids):
+    rows = _rows(ids)
+    events, notes, candidates = [], [], []
+    # one escalation per complaint per sweep, even when its deadlines fall in different batches
+    done_complaints = _ESCALATED.get()
+    if done_complaints is None:
+        done_complaints = set()
+    for d in rows:
         c = d.complaint
-        record_event(c, "deadline.breached", at=now, after=_deadline_after(d) | {"breached_at": now.isoformat()})
+        after = _deadline_after(d)
+        events.append(_event(c, "deadline.breached", now, after | {"breached_at": now.isoformat()}))
         if c.closed_at is not None:
             continue
         users = [u for u in (c.assignee, _supervisor(c.department)) if u is not None]
-        notify("deadline.breached", complaint=c, users=users, now=now, title=f"投诉 {c.number}「{d.label}」已超时",
-               text=f"{c.subject}\n到期时间：{timezone.localtime(d.due_at):%Y-%m-%d %H:%M}", detail=_deadline_after(d))
+        notes.append({"event": "deadline.breached", "complaint": c, "users": users,
+                      "title": f"投诉 {c.number}「{d.label}」已超时",
+                      "text": f"{c.subject}\n到期时间：{timezone.localtime(d.due_at):%Y-%m-%d %H:%M}",
+                      "detail": after})
         escalate = d.policy.escalate_on_breach if d.policy_id else True
         if not escalate or c.pk in done_complaints:
             continue
-        if Deadline.objects.filter(pk=d.pk, escalated_at__isnull=True).update(escalated_at=now) != 1:
-            continue
         done_complaints.add(c.pk)
-        if c.escalation_level >= int(ESCALATION["breach"].get("max_level", 2)):
-            continue
-        target = complaint_services.escalate_for_sla(
-            c.pk, trigger="sla_breach", reason=f"「{d.label}」超出办理时限（{timezone.localtime(d.due_at):%Y-%m-%d %H:%M}）")
-        if target is not None:
-            escalated += 1
-            _notify_escalated(c, target, f"「{d.label}」超时")
+        candidates.append(d)
+    Event.objects.bulk_create(events, batch_size=1000)
+    # the first breached deadline of each complaint carries its escalation (marked once, ever)
+    marked = set(_claim_escalation([d.pk for d in candidates], "escalated_at", now))
+    max_level = int(ESCALATION["breach"].get("max_level", 2))
+    todo = [d for d in candidates if d.pk in marked and d.complaint.escalation_level < max_level]
+    escalated = _escalate_all(
+        todo, "sla_breach", lambda d: f"「{d.label}」超出办理时限（{timezone.localtime(d.due_at):%Y-%m-%d %H:%M}）",
+        lambda d: f"「{d.label}」超时", notes)
+    notify_many(notes, now=now)
     return escalated
+
+
+def _escalate_all(deadlines, trigger, reason, why, notes) -> int:
+    """Escalate the complaints of `deadlines` (one each) set-based; queue the notifications."""
+    if not deadlines:
+        return 0
+    targets = _SUPERVISORS.get()
+    done = complaint_services.escalate_many_for_sla(
+        [(d.complaint_id, trigger, reason(d)) for d in deadlines], targets=targets)
+    n = 0
+    seen = set()
+    for d in deadlines:
+        target = done.get(d.complaint_id)
+        if target is None or d.complaint_id in seen:
+            continue
+        seen.add(d.complaint_id)
+        n += 1
+        c = d.complaint
+        notes.append({"event": "complaint.escalated", "complaint": c, "users": [target],
+                      "title": f"投诉 {c.number} 已升级给您", "text": f"{c.subject}\n升级原因：{why(d)}",
+                      "detail": {"escalated_to": target.username}})
+    return n
 
 
 def _escalate_again(now, batch) -> int:
     """Breaches still unhandled N minutes after the first escalation go one level up."""
-    n = 0
+    from qingting.notify.services import notify_many
+
     default = int(ESCALATION["breach"].get("escalate_again_after_minutes", 240))
     waits = {p.pk: p.escalate_again_after_minutes for p in SlaPolicy.objects.all()}
     groups: dict[int, list] = {}
@@ -807,22 +873,16 @@ def _escalate_again(now, batch) -> int:
     if not ids:
         return 0
     with transaction.atomic():
-        marks = ",".join(["%s"] * len(ids))
-        with connection.cursor() as cur:
-            cur.execute(f"UPDATE {Deadline._meta.db_table} SET escalated_again_at = %s WHERE id IN ({marks}) "
-                        f"AND escalated_again_at IS NULL AND met_at IS NULL RETURNING id", [now, *ids])
-            claimed = [r[0] for r in cur.fetchall()]
-        seen = set()
+        claimed = _claim_escalation(ids, "escalated_again_at", now)
+        todo, seen = [], set()
         for d in _rows(claimed):
-            c = d.complaint
-            if c.pk in seen:
-                continue
-            seen.add(c.pk)
-            target = complaint_services.escalate_for_sla(
-                c.pk, trigger="sla_unhandled", reason=f"「{d.label}」超时后仍未处理，升级至上一级")
-            if target is not None:
-                n += 1
-                _notify_escalated(c, target, f"「{d.label}」超时后仍未处理")
+            if d.complaint_id not in seen:
+                seen.add(d.complaint_id)
+                todo.append(d)
+        notes: list[dict] = []
+        n = _escalate_all(todo, "sla_unhandled", lambda d: f"「{d.label}」超时后仍未处理，升级至上一级",
+                          lambda d: f"「{d.label}」超时后仍未处理", notes)
+        notify_many(notes, now=now)
     return n
 
 
