@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from qingting.complaints import services
 
-
 CLOSE_PATH = [
     ("soothe", {}),
     ("apologize", {}),
@@ -38,6 +37,16 @@ def advance(c, actor, upto="close"):
             break
     c.refresh_from_db()
     return c
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Cached dashboard payloads must not leak from one test's database into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ router = Router(tags=["analytics"])
 
 @router.get("/dashboard", summary="Dashboard metrics for a period and scope")
 def dashboard(request):
-    return queries.dashboard(parse_scope(request.user, request.GET))
+    return queries.dashboard_cached(parse_scope(request.user, request.GET))
 
 
 @router.get("/agents", summary="Agent and team view")

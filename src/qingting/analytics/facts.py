@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import re
+from collections import Counter
 
 from django.apps import apps
 from django.db import connection, transaction
@@ -26,7 +28,18 @@ from django.db.models import F, Min, Window
 from django.db.models.functions import Lag
 from django.utils import timezone
 
-from .models import ROLLUP_KEYS, ROLLUP_MEASURES, ComplaintFact, DailyRollup
+from .models import (
+    ALL,
+    GRAIN_DAY,
+    GRAIN_MONTH,
+    ROLLUP_KEYS,
+    ROLLUP_MEASURES,
+    SLA_FIELDS,
+    ComplaintFact,
+    Rollup,
+    SyncMark,
+    Tally,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +48,7 @@ FIRST_RESPONSE_KINDS = ("message.sent", "step.advanced")
 FACT_FIELDS = ("day", "department_id", "category_id", "category1_id", "channel", "priority", "profile_id",
                "assignee_id", "brand", "series", "product", "business_category", "closed", "closed_day",
                "first_response_s", "resolution_s", "reopened", "escalated", "malicious", "repeat", "emotion",
-               "persona", "root_cause_key", "source_updated_at")
+               "persona", "root_cause_key", *SLA_FIELDS, "csat_stars", "source_updated_at")
 
 _category_parent: dict[int, int] = {}
 _WS = re.compile(r"\s+")
@@ -94,7 +107,7 @@ def _seconds(start, end) -> int | None:
 
 def fact_values(*, received_at, department_id, category_id, channel, priority, profile_id, assignee_id, about,
                 closed_at, reopen_count, escalation_level, triage, root_cause, first_response_at, repeat,
-                updated_at) -> dict:
+                updated_at, sla: dict | None = None, stars: int = 0) -> dict:
     values = {
         "day": local_day(received_at), "department_id": department_id or 0, "category_id": category_id or 0,
         "category1_id": category_level1(category_id), "channel": channel, "priority": priority,
@@ -103,11 +116,60 @@ def fact_values(*, received_at, department_id, category_id, channel, priority, p
         "resolution_s": _seconds(received_at, closed_at), "reopened": (reopen_count or 0) > 0,
         "escalated": (escalation_level or 0) > 0, "repeat": bool(repeat),
         "root_cause_key": root_cause_key(root_cause) if closed_at is not None else "",
-        "source_updated_at": updated_at,
+        "source_updated_at": updated_at, "csat_stars": stars if stars in (1, 2, 3, 4, 5) else 0,
     }
+    values.update(dict.fromkeys(SLA_FIELDS, 0))
+    values.update(sla or {})
     values.update(about_dims(about))
     values.update(triage_dims(triage))
     return values
+
+
+SLA_GROUP_OF = {"first_response": "frt", "resolution": "res"}
+
+
+def _sla_field(kind: str, state: str) -> str:
+    group = SLA_GROUP_OF.get(kind, "oth")
+    return f"sla_{group}_{state if state in ('met', 'breached') else 'open'}"
+
+
+def _deadline_model():
+    if not apps.is_installed("qingting.sla"):
+        return None
+    try:
+        return apps.get_model("sla", "Deadline")
+    except LookupError:
+        return None
+
+
+def _survey_model():
+    if not apps.is_installed("qingting.intake"):
+        return None
+    try:
+        return apps.get_model("intake", "SatisfactionSurvey")
+    except LookupError:
+        return None
+
+
+def sla_counts(complaint_ids) -> dict[int, dict]:
+    """{complaint id: {sla_<group>_<state>: n}} from qingting.sla's deadlines (empty when not installed)."""
+    model = _deadline_model()
+    out: dict[int, dict] = {}
+    if model is None:
+        return out
+    for cid, kind, state in model.objects.filter(complaint_id__in=complaint_ids).values_list("complaint_id", "kind",
+                                                                                              "state"):
+        row = out.setdefault(cid, {})
+        field = _sla_field(kind, state)
+        row[field] = row.get(field, 0) + 1
+    return out
+
+
+def survey_stars(complaint_ids) -> dict[int, int]:
+    model = _survey_model()
+    if model is None:
+        return {}
+    return dict(model.objects.filter(complaint_id__in=complaint_ids).values_list("complaint_id", "stars"))
 
 
 def first_response_at(complaint_id: int):
@@ -188,34 +250,131 @@ def compute_fact(complaint, *, old: dict | None = None, fresh: bool = False) -> 
                        closed_at=complaint.closed_at, reopen_count=complaint.reopen_count,
                        escalation_level=complaint.escalation_level, triage=complaint.triage,
                        root_cause=complaint.root_cause, first_response_at=frt_at, repeat=repeat,
-                       updated_at=complaint.updated_at)
+                       updated_at=complaint.updated_at, sla=sla_counts([complaint.pk]).get(complaint.pk),
+                       stars=survey_stars([complaint.pk]).get(complaint.pk, 0))
 
 
 # ------------------------------------------------------------------ rollup arithmetic
 
-def contribution(fact: dict) -> tuple[tuple, int, dict]:
-    key = tuple(fact[k] for k in ROLLUP_KEYS)
+HIST_RATIO = 1.05  # duration histogram buckets grow by 5 %: a percentile read from them is within ±2.5 %
+TALLY_KEYS = ("kind", "month", "department_id", "assignee_id", "key")
+_LOG_RATIO = math.log(HIST_RATIO)
+
+
+def duration_bucket(seconds: int) -> str:
+    """Histogram bucket of a duration (a sortable string key): 0 for 0 s, else ⌊ln s / ln 1.05⌋ + 1."""
+    if seconds is None or seconds <= 0:
+        return "0000"
+    return f"{int(math.log(seconds) / _LOG_RATIO) + 1:04d}"
+
+
+def bucket_value(key: str) -> float:
+    """The representative duration of a bucket (its geometric middle)."""
+    b = int(key)
+    if b <= 0:
+        return 0.0
+    return HIST_RATIO ** (b - 1) * math.sqrt(HIST_RATIO)
+
+
+def _measures(fact: dict) -> dict:
     frt, res = fact.get("first_response_s"), fact.get("resolution_s")
-    measures = {"n": 1, "closed": int(bool(fact["closed"])), "reopened": int(bool(fact["reopened"])),
-                "escalated": int(bool(fact["escalated"])), "malicious": int(bool(fact["malicious"])),
-                "repeat": int(bool(fact["repeat"])), "frt_n": int(frt is not None), "frt_sum": frt or 0,
-                "res_n": int(res is not None), "res_sum": res or 0}
-    return key, fact["category1_id"], measures
+    return {"n": 1, "closed": int(bool(fact["closed"])), "reopened": int(bool(fact["reopened"])),
+            "escalated": int(bool(fact["escalated"])), "malicious": int(bool(fact["malicious"])),
+            "repeat": int(bool(fact["repeat"])), "frt_n": int(frt is not None), "frt_sum": frt or 0,
+            "res_n": int(res is not None), "res_sum": res or 0,
+            **{f: fact.get(f) or 0 for f in SLA_FIELDS},
+            **{f"csat_{i}": int(fact.get("csat_stars") == i) for i in range(1, 6)}}
+
+
+def rollup_keys(fact: dict) -> list[tuple]:
+    """The four rollup rows a fact adds to: day and month, each full (channel, priority) and lite (ALL)."""
+    day = fact["day"]
+    month = day.replace(day=1)
+    d, c = fact["department_id"], fact["category_id"]
+    ch, pr = fact["channel"], fact["priority"]
+    return [(GRAIN_DAY, day, d, c, ch, pr), (GRAIN_DAY, day, d, c, ALL, ALL),
+            (GRAIN_MONTH, month, d, c, ch, pr), (GRAIN_MONTH, month, d, c, ALL, ALL)]
+
+
+def contribution(fact: dict) -> dict[tuple, tuple[int, dict]]:
+    """{rollup key: (category1_id, measures)} of one fact."""
+    measures = _measures(fact)
+    return {key: (fact["category1_id"], measures) for key in rollup_keys(fact)}
+
+
+def tally_contribution(fact: dict) -> Counter:
+    """{(kind, month, department_id, assignee_id, key): n} of one fact (see models.Tally)."""
+    out: Counter = Counter()
+    month = fact["day"].replace(day=1)
+    dept = fact["department_id"]
+    for kind in ("series", "product", "brand"):
+        if fact[kind]:
+            out[(kind, month, dept, 0, fact[kind])] += 1
+    out[("emotion", month, dept, 0, fact["emotion"] or "")] += 1
+    out[("persona", month, dept, 0, fact["persona"] or "")] += 1
+    if fact["closed"] and fact["root_cause_key"]:
+        out[("root", month, dept, 0, fact["root_cause_key"])] += 1
+    if fact.get("first_response_s") is not None:
+        out[("frt", month, dept, 0, duration_bucket(fact["first_response_s"]))] += 1
+    if fact.get("resolution_s") is not None:
+        out[("res", month, dept, 0, duration_bucket(fact["resolution_s"]))] += 1
+    if fact["closed"] and fact["assignee_id"] and fact.get("closed_day"):
+        cm, a = fact["closed_day"].replace(day=1), fact["assignee_id"]
+        out[("handled", cm, dept, a, "")] += 1
+        if fact["reopened"]:
+            out[("hreopen", cm, dept, a, "")] += 1
+        if fact.get("resolution_s") is not None:
+            out[("hres", cm, dept, a, duration_bucket(fact["resolution_s"]))] += 1
+        if fact.get("csat_stars"):
+            out[("hstars", cm, dept, a, str(fact["csat_stars"]))] += 1
+    return out
 
 
 def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _add_to_rollup(key: tuple, category1_id: int, delta: dict) -> None:
-    if not any(delta.values()):
+def _rollup_delta(old: dict | None, new: dict) -> dict[tuple, tuple[int, dict]]:
+    delta: dict[tuple, tuple[int, dict]] = {}
+    for key, (c1, m) in contribution(new).items():
+        delta[key] = (c1, dict(m))
+    if old is not None:
+        for key, (c1, m) in contribution(old).items():
+            cur = delta.setdefault(key, (c1, dict.fromkeys(ROLLUP_MEASURES, 0)))[1]
+            for k in ROLLUP_MEASURES:
+                cur[k] -= m[k]
+    return {k: v for k, v in delta.items() if any(v[1].values())}
+
+
+def _apply_rollup_delta(delta: dict[tuple, tuple[int, dict]]) -> None:
+    """One multi-row upsert (keys are unique within the statement)."""
+    if not delta:
         return
-    table = _table(DailyRollup)
+    table = _table(Rollup)
     cols = [*ROLLUP_KEYS, "category1_id", *ROLLUP_MEASURES]
-    params = [*key, category1_id, *(delta[m] for m in ROLLUP_MEASURES)]
+    params, rows = [], []
+    for key, (c1, m) in delta.items():
+        params.extend([*key, c1, *(m[k] for k in ROLLUP_MEASURES)])
+        rows.append(f"({', '.join(['%s'] * len(cols))})")
     updates = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in ROLLUP_MEASURES)
-    sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
+    sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES {', '.join(rows)} "
            f"ON CONFLICT ({', '.join(ROLLUP_KEYS)}) DO UPDATE SET {updates}, category1_id = excluded.category1_id")
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+
+
+def _apply_tally_delta(delta: Counter) -> None:
+    delta = {k: v for k, v in delta.items() if v}
+    if not delta:
+        return
+    table = _table(Tally)
+    cols = [*TALLY_KEYS, "n"]
+    params, rows = [], []
+    for key, n in delta.items():
+        params.extend([*key, n])
+        rows.append(f"({', '.join(['%s'] * len(cols))})")
+    sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES {', '.join(rows)} "
+           f"ON CONFLICT ({', '.join(TALLY_KEYS)}) DO UPDATE SET n = {table}.n + excluded.n")
     with connection.cursor() as cur:
         cur.execute(sql, params)
 
@@ -234,25 +393,54 @@ def _comparable(fact: dict) -> dict:
     return {k: v for k, v in fact.items() if k != "source_updated_at"}
 
 
-def refresh_fact(complaint, *, fresh: bool = False) -> None:
-    """Recompute one complaint's fact and move its rollup contribution (inside the caller's transaction)."""
+def refresh_fact(complaint, *, fresh: bool = False) -> bool:
+    """Recompute one complaint's fact and move its rollup and tally contributions (in the caller's transaction).
+
+    Returns whether anything the dashboard counts changed."""
     old = ComplaintFact.objects.filter(pk=complaint.pk).values(*FACT_FIELDS).first()
     new = compute_fact(complaint, old=old, fresh=fresh)
     if old is not None and _comparable(old) == _comparable(new):
         if old["source_updated_at"] != new["source_updated_at"]:
             ComplaintFact.objects.filter(pk=complaint.pk).update(source_updated_at=new["source_updated_at"])
-        return
+        return False
     _upsert_fact(complaint.pk, new)
-    new_key, new_c1, new_m = contribution(new)
-    if old is None:
-        _add_to_rollup(new_key, new_c1, new_m)
-        return
-    old_key, _old_c1, old_m = contribution(old)
-    if old_key == new_key:
-        _add_to_rollup(new_key, new_c1, {m: new_m[m] - old_m[m] for m in ROLLUP_MEASURES})
-    else:
-        _add_to_rollup(old_key, _old_c1, {m: -old_m[m] for m in ROLLUP_MEASURES})
-        _add_to_rollup(new_key, new_c1, new_m)
+    _apply_rollup_delta(_rollup_delta(old, new))
+    tally = tally_contribution(new)
+    if old is not None:
+        tally.subtract(tally_contribution(old))
+    _apply_tally_delta(tally)
+    bump_version()
+    return True
+
+
+VERSION_KEY = "analytics:data-version"
+
+
+def bump_version() -> None:
+    """Invalidate cached dashboard payloads: now, and again when the complaint's transaction commits
+    (a payload computed in between, from the old data, must not outlive the commit)."""
+    def bump():
+        from django.core.cache import cache
+
+        try:
+            if cache.add(VERSION_KEY, 1, timeout=None):
+                return
+            cache.incr(VERSION_KEY)
+        except Exception:
+            log.warning("analytics cache version bump failed", exc_info=True)
+
+    bump()
+    transaction.on_commit(bump)
+
+
+def data_version() -> int:
+    from django.core.cache import cache
+
+    try:
+        return int(cache.get(VERSION_KEY) or 0)
+    except Exception:
+        log.warning("analytics cache version read failed", exc_info=True)
+        return 0
 
 
 # ------------------------------------------------------------------ hooks
@@ -292,7 +480,40 @@ def sync_changed(limit: int = 5000) -> int:
             c = Complaint.objects.select_for_update().filter(pk=pk).first()
             if c is not None:
                 refresh_fact(c, fresh=True)
-    return len(ids)
+    return len(ids) + sync_other_apps()
+
+
+SYNC_OVERLAP = dt.timedelta(minutes=10)  # re-read a little before the mark: transactions commit late
+
+
+def sync_other_apps(limit: int = 20000) -> int:
+    """Refresh the facts of complaints whose SLA deadlines or survey changed since the last run.
+
+    Deadline states change in the SLA sweep and surveys arrive without a complaint hook; the
+    facts (and the rollups' SLA and satisfaction counts) follow within one sync period.
+    """
+    from qingting.complaints.models import Complaint
+
+    now = timezone.now()
+    mark = SyncMark.objects.filter(name="other_apps").values_list("at", flat=True).first()
+    if mark is None:  # the rebuild read everything: start from now
+        SyncMark.objects.update_or_create(name="other_apps", defaults={"at": now})
+        return 0
+    since = mark - SYNC_OVERLAP
+    ids: set[int] = set()
+    deadline, survey = _deadline_model(), _survey_model()
+    if deadline is not None:
+        ids |= set(deadline.objects.filter(updated_at__gt=since).values_list("complaint_id", flat=True)[:limit])
+    if survey is not None:
+        ids |= set(survey.objects.filter(created_at__gt=since).values_list("complaint_id", flat=True)[:limit])
+    changed = 0
+    for pk in sorted(ids):
+        with transaction.atomic():
+            c = Complaint.objects.select_for_update().filter(pk=pk).first()
+            if c is not None:
+                changed += refresh_fact(c)
+    SyncMark.objects.update_or_create(name="other_apps", defaults={"at": now})
+    return changed
 
 
 def _repeat_ids() -> set[int]:
@@ -317,9 +538,10 @@ def rebuild(*, batch: int = 5000, progress=None) -> int:
     with transaction.atomic():
         with connection.cursor() as cur:
             if connection.vendor == "postgresql":
-                cur.execute(f"TRUNCATE {_table(DailyRollup)}, {_table(ComplaintFact)}")
+                cur.execute(f"TRUNCATE {_table(Rollup)}, {_table(Tally)}, {_table(ComplaintFact)}")
             else:
-                cur.execute(f"DELETE FROM {_table(DailyRollup)}")
+                cur.execute(f"DELETE FROM {_table(Rollup)}")
+                cur.execute(f"DELETE FROM {_table(Tally)}")
                 cur.execute(f"DELETE FROM {_table(ComplaintFact)}")
         last_id = 0
         fields = ("id", "received_at", "department_id", "category_id", "channel", "priority", "profile_id",
@@ -333,6 +555,8 @@ def rebuild(*, batch: int = 5000, progress=None) -> int:
             firsts = dict(Event.objects.filter(complaint_id__gte=lo, complaint_id__lte=hi, kind__in=FIRST_RESPONSE_KINDS)
                           .values("complaint_id").annotate(m=Min("at")).values_list("complaint_id", "m"))
             links = repeat_link_ids([r[0] for r in rows])
+            batch_ids = [r[0] for r in rows]
+            slas, stars = sla_counts(batch_ids), survey_stars(batch_ids)
             values = []
             for (pk, received, dept, cat, channel, prio, prof, assignee, about, closed_at, reopen, esc, triage, root,
                  updated) in rows:
@@ -340,7 +564,7 @@ def rebuild(*, batch: int = 5000, progress=None) -> int:
                                 priority=prio, profile_id=prof, assignee_id=assignee, about=about, closed_at=closed_at,
                                 reopen_count=reopen, escalation_level=esc, triage=triage, root_cause=root,
                                 first_response_at=firsts.get(pk), repeat=pk in repeats or pk in links,
-                                updated_at=updated)
+                                updated_at=updated, sla=slas.get(pk), stars=stars.get(pk, 0))
                 values.append((pk, *(f[c] for c in FACT_FIELDS)))
             _insert_facts(values)
             total += len(rows)
@@ -348,7 +572,22 @@ def rebuild(*, batch: int = 5000, progress=None) -> int:
             if progress:
                 progress(total)
         rebuild_rollups_from_facts()
+        SyncMark.objects.update_or_create(name="other_apps", defaults={"at": timezone.now()})
+    cluster_facts()
     return total
+
+
+def cluster_facts() -> None:
+    """PostgreSQL: rewrite the fact table in day order, so a period's facts sit on neighbouring pages.
+
+    New facts arrive roughly in day order anyway; the rebuild inserts in complaint order,
+    which an import or a back-dated load can scatter over the whole table."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cur:
+        cur.execute(f"CLUSTER {_table(ComplaintFact)} USING fact_day_cover")
+        # VACUUM sets the visibility map (index-only scans); it cannot run inside a transaction
+        cur.execute(f"{'ANALYZE' if connection.in_atomic_block else 'VACUUM (ANALYZE)'} {_table(ComplaintFact)}")
 
 
 def _insert_facts(values: list[tuple]) -> None:
@@ -367,15 +606,48 @@ def _insert_facts(values: list[tuple]) -> None:
 
 
 def rebuild_rollups_from_facts() -> None:
-    table, facts = _table(DailyRollup), _table(ComplaintFact)
-    keys = ", ".join(ROLLUP_KEYS)
+    """Rollups (one INSERT … SELECT … GROUP BY per grouping set) and tallies, from the fact table."""
+    table, facts = _table(Rollup), _table(ComplaintFact)
     bool_sum = "SUM(CASE WHEN {c} THEN 1 ELSE 0 END)"
-    select = ", ".join([
-        keys, "MAX(category1_id)", "COUNT(*)", *(bool_sum.format(c=c) for c in ("closed", "reopened", "escalated",
-                                                                            "malicious", "repeat")),
+    measures = ", ".join([
+        "MAX(category1_id)", "COUNT(*)", *(bool_sum.format(c=c) for c in ("closed", "reopened", "escalated",
+                                                                         "malicious", "repeat")),
         "COUNT(first_response_s)", "COALESCE(SUM(first_response_s), 0)", "COUNT(resolution_s)",
-        "COALESCE(SUM(resolution_s), 0)"])
+        "COALESCE(SUM(resolution_s), 0)", *(f"SUM({f})" for f in SLA_FIELDS),
+        *(f"SUM(CASE WHEN csat_stars = {i} THEN 1 ELSE 0 END)" for i in range(1, 6))])
+    month = "CAST(date_trunc('month', day) AS date)" if connection.vendor == "postgresql" else \
+        "date(day, 'start of month')"
+    cols = f"{', '.join(ROLLUP_KEYS)}, category1_id, {', '.join(ROLLUP_MEASURES)}"
     with connection.cursor() as cur:
         cur.execute(f"DELETE FROM {table}")
-        cur.execute(f"INSERT INTO {table} ({keys}, category1_id, {', '.join(ROLLUP_MEASURES)}) "
-                    f"SELECT {select} FROM {facts} GROUP BY {keys}")
+        for grain, day_expr in ((GRAIN_DAY, "day"), (GRAIN_MONTH, month)):
+            cur.execute(f"INSERT INTO {table} ({cols}) SELECT %s, {day_expr}, department_id, category_id, channel, "
+                        f"priority, {measures} FROM {facts} GROUP BY {day_expr}, department_id, category_id, "
+                        f"channel, priority", [grain])
+            cur.execute(f"INSERT INTO {table} ({cols}) SELECT %s, {day_expr}, department_id, category_id, %s, %s, "
+                        f"{measures} FROM {facts} GROUP BY {day_expr}, department_id, category_id",
+                        [grain, ALL, ALL])
+    rebuild_tallies_from_facts()
+
+
+def rebuild_tallies_from_facts(chunk: int = 50000) -> None:
+    """Tallies need the histogram bucket function, so they are summed here in Python (COPY on PostgreSQL)."""
+    fields = ("day", "department_id", "assignee_id", "series", "product", "brand", "emotion", "persona", "closed",
+              "root_cause_key", "first_response_s", "resolution_s", "closed_day", "reopened", "csat_stars")
+    total: Counter = Counter()
+    for row in ComplaintFact.objects.order_by().values_list(*fields).iterator(chunk_size=chunk):
+        total.update(tally_contribution(dict(zip(fields, row))))
+    table = _table(Tally)
+    cols = [*TALLY_KEYS, "n"]
+    with connection.cursor() as cur:
+        cur.execute(f"DELETE FROM {table}")
+    rows = [(*k, n) for k, n in total.items() if n]
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        with connection.connection.cursor() as cur:
+            with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as cp:
+                for row in rows:
+                    cp.write_row(row)
+        return
+    with connection.cursor() as cur:
+        cur.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})", rows)

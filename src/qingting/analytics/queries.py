@@ -1,12 +1,19 @@
 """The dashboard's metrics. Every function takes a `Scope` (already checked against the user).
 
-Counts and rates come from `DailyRollup` unless the scope filters on product/brand/series
-(then from `ComplaintFact`); durations, products, mixes and agents from `ComplaintFact`.
+Counts and rates come from `Rollup` unless the scope filters on product/brand/series (then
+from `ComplaintFact`): month rows for the whole months of the period, day rows for the rest,
+"lite" rows (channel = priority = ALL) unless the scope filters on channel or priority.
+Products, mixes and root causes come from the monthly `Tally` when the period is whole months
+and the scope is filtered at most by department (exact counts), else from `ComplaintFact`.
+Durations and agents come from `ComplaintFact` unless such a period is also longer than
+`LONG_PERIOD_DAYS`: then from the tallies (percentiles from a 5 % histogram, within ±2.5 %;
+counts and averages stay exact).
 A rate whose denominator is zero is `None` (shown as "—"), never 0 %.
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import statistics
 
 from django.apps import apps
@@ -16,10 +23,23 @@ from django.db.models import Avg, Count, Q, Sum
 from qingting.accounts.models import Department, User
 from qingting.complaints.models import Category
 
-from .models import ComplaintFact, DailyRollup, VolumeFigure
+from .facts import bucket_value
+from .models import (
+    ALL,
+    CSAT_FIELDS,
+    GRAIN_DAY,
+    GRAIN_MONTH,
+    SLA_FIELDS,
+    ComplaintFact,
+    Rollup,
+    Tally,
+    VolumeFigure,
+)
 from .scope import Period, Scope
 
 PARETO_LIMIT = 15
+log = logging.getLogger(__name__)
+LONG_PERIOD_DAYS = 62  # longer periods of whole months read the monthly tallies instead of the facts
 
 
 def rate(num, den) -> float | None:
@@ -32,18 +52,100 @@ def _facts(scope: Scope):
     return ComplaintFact.objects.filter(scope.fact_q())
 
 
-def _rollups(scope: Scope):
-    return DailyRollup.objects.filter(scope.rollup_q())
+def _next_month(day: dt.date) -> dt.date:
+    return dt.date(day.year + (day.month == 12), 1 if day.month == 12 else day.month + 1, 1)
 
 
-def _counts_source(scope: Scope):
+def segments(period: Period) -> tuple[list[dt.date], list[tuple[dt.date, dt.date]]]:
+    """The whole calendar months inside the period (their 1st days) and the day ranges left over."""
+    months, m = [], (period.start if period.start.day == 1 else _next_month(period.start))
+    while _next_month(m) - dt.timedelta(days=1) <= period.end:
+        months.append(m)
+        m = _next_month(m)
+    if not months:
+        return [], [(period.start, period.end)]
+    edges = []
+    if period.start < months[0]:
+        edges.append((period.start, months[0] - dt.timedelta(days=1)))
+    last = _next_month(months[-1])
+    if last <= period.end:
+        edges.append((last, period.end))
+    return months, edges
+
+
+def _rollups(scope: Scope, *, daily: bool = False):
+    """Rollup rows covering the scope: month rows for whole months (unless `daily`), day rows for the rest."""
+    months, edges = ([], [(scope.period.start, scope.period.end)]) if daily else segments(scope.period)
+    when = Q(pk__in=[])
+    if months:
+        when |= Q(grain=GRAIN_MONTH, day__gte=months[0], day__lte=months[-1])
+    for a, b in edges:
+        when |= Q(grain=GRAIN_DAY, day__gte=a, day__lte=b)
+    dims = scope.dims_q(items=False)
+    if not scope.channels and not scope.priorities:
+        dims &= Q(channel=ALL, priority=ALL)  # the lite rows: every channel and priority summed
+    return Rollup.objects.filter(when, dims)
+
+
+def uses_tally(scope: Scope, *, percentiles: bool = False) -> bool:
+    """Periods of whole months, filtered at most by department, read counts from the monthly tallies
+    (exact); percentiles (histogram, approximate) only when the period is longer than LONG_PERIOD_DAYS."""
+    if scope.channels or scope.priorities or scope.category is not None or scope.uses_item_filter:
+        return False
+    months, edges = segments(scope.period)
+    if not months or edges:
+        return False
+    return scope.period.days > LONG_PERIOD_DAYS if percentiles else True
+
+
+def _tally(scope: Scope, *kinds: str):
+    months, _ = segments(scope.period)
+    qs = Tally.objects.filter(kind__in=kinds, month__gte=months[0], month__lte=months[-1], n__gt=0)
+    if scope.department_ids is not None:
+        qs = qs.filter(department_id__in=scope.department_ids)
+    return qs
+
+
+def _tally_counts(scope: Scope, *kinds: str) -> dict[str, list[tuple[str, int]]]:
+    """{kind: [(key, n), …] most frequent first} summed over the period's months."""
+    out: dict[str, list] = {k: [] for k in kinds}
+    for kind, key, n in _tally(scope, *kinds).values_list("kind", "key").annotate(t=Sum("n")).values_list(
+            "kind", "key", "t"):
+        out[kind].append((key, n))
+    for rows in out.values():
+        rows.sort(key=lambda r: (-r[1], r[0]))
+    return out
+
+
+def _hist_quantile(buckets: list[tuple[str, int]], q: float) -> float | None:
+    """The q-quantile read from histogram buckets, interpolated between ranks like percentile_cont."""
+    buckets = sorted((k, n) for k, n in buckets if n > 0)
+    total = sum(n for _, n in buckets)
+    if not total:
+        return None
+    pos = q * (total - 1)
+    lo, frac = int(pos), pos - int(pos)
+
+    def at(rank: int) -> float:
+        seen = 0
+        for key, n in buckets:
+            seen += n
+            if seen > rank:
+                return bucket_value(key)
+        return bucket_value(buckets[-1][0])
+
+    v_lo = at(lo)
+    return v_lo if frac == 0 or lo + 1 >= total else v_lo + (at(lo + 1) - v_lo) * frac
+
+
+def _counts_source(scope: Scope, *, daily: bool = False):
     """(queryset, count expressions) — rollups when possible, facts when filtering on items."""
     if scope.uses_item_filter:
         qs = _facts(scope)
-        return qs, {"n": Count("pk"), "closed": Count("pk", filter=Q(closed=True)),
-                    "reopened": Count("pk", filter=Q(reopened=True)), "escalated": Count("pk", filter=Q(escalated=True)),
-                    "malicious": Count("pk", filter=Q(malicious=True)), "repeat": Count("pk", filter=Q(repeat=True))}
-    qs = _rollups(scope)
+        return qs, {"n": Count("day"), "closed": Count("day", filter=Q(closed=True)),
+                    "reopened": Count("day", filter=Q(reopened=True)), "escalated": Count("day", filter=Q(escalated=True)),
+                    "malicious": Count("day", filter=Q(malicious=True)), "repeat": Count("day", filter=Q(repeat=True))}
+    qs = _rollups(scope, daily=daily)
     return qs, {m: Sum(m) for m in ("n", "closed", "reopened", "escalated", "malicious", "repeat")}
 
 
@@ -61,7 +163,7 @@ def kpis(scope: Scope) -> dict:
 
 
 def _daily(scope: Scope) -> dict[dt.date, int]:
-    qs, exprs = _counts_source(scope)
+    qs, exprs = _counts_source(scope, daily=scope.grain != "month")
     return {d: n for d, n in qs.values_list("day").annotate(n=exprs["n"]).values_list("day", "n")}
 
 
@@ -157,9 +259,24 @@ def pareto_categories(scope: Scope, *, level: int = 1) -> list[dict]:
 
 
 def pareto_root_causes(scope: Scope) -> list[dict]:
-    qs = _facts(scope).filter(closed=True).exclude(root_cause_key="")
-    rows = list(qs.values_list("root_cause_key").annotate(n=Count("pk")).order_by("-n")[:PARETO_LIMIT + 1])
-    total = qs.count() if len(rows) > PARETO_LIMIT else sum(n for _, n in rows)
+    if uses_tally(scope):
+        rows = _tally_counts(scope, "root")["root"]
+        total = sum(n for _, n in rows)
+        rows = rows[:PARETO_LIMIT]
+    else:
+        qs = _facts(scope).filter(closed=True).exclude(root_cause_key="")
+        grouped = qs.values_list("root_cause_key").annotate(n=Count("root_cause_key"))
+        if connection.vendor == "postgresql":
+            sql, params = grouped.order_by().query.sql_with_params()
+            with connection.cursor() as cur:  # one scan: the top keys and the total (a window over the groups)
+                cur.execute(f"SELECT k, n, SUM(n) OVER () FROM ({sql}) AS t(k, n) ORDER BY n DESC, k LIMIT %s",
+                            [*params, PARETO_LIMIT])
+                fetched = cur.fetchall()
+            rows = [(k, n) for k, n, _ in fetched]
+            total = int(fetched[0][2]) if fetched else 0
+        else:
+            rows = list(grouped.order_by("-n", "root_cause_key")[:PARETO_LIMIT + 1])
+            total = qs.count() if len(rows) > PARETO_LIMIT else sum(n for _, n in rows)
     items = [{"key": k, "name": k, "n": n, "link": scope.queue_link(step="close")} for k, n in rows[:PARETO_LIMIT]]
     rest = total - sum(i["n"] for i in items)
     if rest > 0:
@@ -189,14 +306,34 @@ def heatmap(scope: Scope, *, top: int = 15) -> dict:
             "link": scope.queue_link()}
 
 
+def _grouped_counts(qs, keys: tuple[str, ...]) -> dict[str, list[tuple[str, int]]]:
+    """{key: [(value, n), …] most frequent first} for several columns of a fact queryset.
+
+    PostgreSQL: one scan with GROUPING SETS; elsewhere one GROUP BY per column."""
+    out: dict[str, list] = {k: [] for k in keys}
+    if connection.vendor == "postgresql":
+        sql, params = qs.values(*keys).query.sql_with_params()
+        cols = ", ".join(f"c{i}" for i in range(len(keys)))
+        which = " ".join(f"WHEN GROUPING(c{i}) = 0 THEN {i}" for i in range(len(keys)))
+        value = "COALESCE(" + ", ".join(f"c{i}" for i in range(len(keys))) + ")"
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT CASE {which} END, {value}, COUNT(*) FROM ({sql}) AS t({cols}) "
+                        f"GROUP BY GROUPING SETS ({', '.join(f'(c{i})' for i in range(len(keys)))})", params)
+            for i, v, n in cur.fetchall():
+                out[keys[i]].append((v if v is not None else "", n))
+    else:
+        for key in keys:
+            out[key] = list(qs.values_list(key).annotate(n=Count("day")).values_list(key, "n"))
+    for rows in out.values():
+        rows.sort(key=lambda r: (-r[1], r[0]))
+    return out
+
+
 def top_items(scope: Scope, *, limit: int = 10) -> dict:
     """Top brands/series and products (from the complaint's `about`)."""
-    qs = _facts(scope)
-    out = {}
-    for key in ("series", "product", "brand"):
-        rows = list(qs.exclude(**{key: ""}).values_list(key).annotate(n=Count("pk")).order_by("-n")[:limit])
-        out[key] = [{"name": k, "n": n} for k, n in rows]
-    return out
+    keys = ("series", "product", "brand")
+    rows = _tally_counts(scope, *keys) if uses_tally(scope) else _grouped_counts(_facts(scope), keys)
+    return {key: [{"name": k, "n": n} for k, n in rows[key] if k][:limit] for key in keys}
 
 
 def _percentiles(qs, column: str) -> dict:
@@ -231,54 +368,73 @@ def _quantile(values: list, q: float) -> float:
 
 
 def durations(scope: Scope) -> dict:
+    if uses_tally(scope, percentiles=True):
+        hist = _tally_counts(scope, "frt", "res")
+        sums = _rollups(scope).aggregate(frt_n=Sum("frt_n"), frt_sum=Sum("frt_sum"), res_n=Sum("res_n"),
+                                         res_sum=Sum("res_sum"))
+        out = {}
+        for name, kind in (("first_response", "frt"), ("resolution", "res")):
+            n, total = sums[f"{kind}_n"] or 0, sums[f"{kind}_sum"] or 0
+            out[name] = {"n": n, "p50_s": _num(_hist_quantile(hist[kind], 0.5)),
+                         "p90_s": _num(_hist_quantile(hist[kind], 0.9)), "avg_s": _num(total / n) if n else None,
+                         "approx": True}
+        return out
     qs = _facts(scope)
+    if connection.vendor == "postgresql":  # one scan for both (ordered-set aggregates ignore NULLs)
+        sql, params = qs.values("first_response_s", "resolution_s").query.sql_with_params()
+        parts = []
+        for v in ("f", "r"):
+            parts += [f"COUNT({v})", f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {v})",
+                      f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {v})", f"AVG({v})"]
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT {', '.join(parts)} FROM ({sql}) AS t(f, r)", params)
+            row = cur.fetchone()
+        return {name: {"n": row[i], "p50_s": _num(row[i + 1]), "p90_s": _num(row[i + 2]), "avg_s": _num(row[i + 3])}
+                for name, i in (("first_response", 0), ("resolution", 4))}
     return {"first_response": _percentiles(qs, "first_response_s"), "resolution": _percentiles(qs, "resolution_s")}
 
 
-def _complaint_ids(scope: Scope):
-    return _facts(scope).values("complaint_id")
+SLA_KINDS = {"first_response": "首次响应", "resolution": "办结", "other": "其他时限"}
+SLA_GROUPS = {"frt": "first_response", "res": "resolution", "oth": "other"}
 
 
-SLA_KINDS = {"first_response": "首次响应", "resolution": "办结", "follow_up": "回访", "acknowledge": "受理确认"}
+def _sla_csat_sums(scope: Scope) -> dict:
+    if scope.uses_item_filter:
+        qs = _facts(scope)
+        exprs = {f: Sum(f) for f in SLA_FIELDS}
+        exprs.update({f"csat_{i}": Count("day", filter=Q(csat_stars=i)) for i in range(1, 6)})
+    else:
+        qs = _rollups(scope)
+        exprs = {f: Sum(f) for f in (*SLA_FIELDS, *CSAT_FIELDS)}
+    return {k: v or 0 for k, v in qs.aggregate(**exprs).items()}
 
 
-def sla(scope: Scope) -> dict:
-    """SLA compliance from sla.Deadline once that app is installed; `available: False` before."""
+def sla(scope: Scope, *, sums: dict | None = None) -> dict:
+    """SLA compliance of the period's complaints' deadlines (qingting.sla), from the rollups.
+
+    The facts hold each complaint's deadline counts by kind group (first response, resolution,
+    other) and state; the sync job follows the SLA sweep. `available: False` without the app."""
     if not apps.is_installed("qingting.sla"):
         return {"available": False}
-    try:
-        Deadline = apps.get_model("sla", "Deadline")
-    except LookupError:
-        return {"available": False}
-    rows = (Deadline.objects.filter(complaint_id__in=_complaint_ids(scope))
-            .values_list("kind", "state").annotate(n=Count("pk")).values_list("kind", "state", "n"))
-    kinds: dict[str, dict] = {}
-    for kind, state, n in rows:
-        k = kinds.setdefault(kind, {"kind": kind, "name": SLA_KINDS.get(kind, kind), "met": 0, "breached": 0, "open": 0})
-        if state == "met":
-            k["met"] += n
-        elif state == "breached":
-            k["breached"] += n
-        else:
-            k["open"] += n
-    met = sum(k["met"] for k in kinds.values())
-    breached = sum(k["breached"] for k in kinds.values())
-    for k in kinds.values():
-        k["compliance"] = rate(k["met"], k["met"] + k["breached"])
+    sums = sums if sums is not None else _sla_csat_sums(scope)
+    kinds = []
+    for group, kind in SLA_GROUPS.items():
+        met, breached, opened = (sums[f"sla_{group}_{s}"] for s in ("met", "breached", "open"))
+        if met or breached or opened:
+            kinds.append({"kind": kind, "name": SLA_KINDS[kind], "met": met, "breached": breached, "open": opened,
+                          "compliance": rate(met, met + breached)})
+    met = sum(k["met"] for k in kinds)
+    breached = sum(k["breached"] for k in kinds)
     return {"available": True, "met": met, "breached": breached, "compliance": rate(met, met + breached),
-            "kinds": sorted(kinds.values(), key=lambda k: k["kind"]), "link": scope.queue_link()}
+            "kinds": kinds, "link": scope.queue_link()}
 
 
-def csat(scope: Scope) -> dict:
-    """Satisfaction from intake.SatisfactionSurvey once installed (average stars and distribution)."""
+def csat(scope: Scope, *, sums: dict | None = None) -> dict:
+    """Satisfaction (qingting.intake surveys of the period's complaints): average stars and distribution."""
     if not apps.is_installed("qingting.intake"):
         return {"available": False}
-    try:
-        Survey = apps.get_model("intake", "SatisfactionSurvey")
-    except LookupError:
-        return {"available": False}
-    rows = dict(Survey.objects.filter(complaint_id__in=_complaint_ids(scope)).values_list("stars")
-                .annotate(n=Count("pk")).values_list("stars", "n"))
+    sums = sums if sums is not None else _sla_csat_sums(scope)
+    rows = {i: sums[f"csat_{i}"] for i in range(1, 6)}
     n = sum(rows.values())
     avg = round(sum(s * c for s, c in rows.items()) / n, 2) if n else None
     return {"available": True, "n": n, "avg": avg, "dist": [{"stars": s, "n": rows.get(s, 0)} for s in range(1, 6)],
@@ -291,12 +447,10 @@ PERSONAS = {"ordinary": "普通客户", "influential": "有宣传能力者", "ra
 
 
 def mix(scope: Scope) -> dict:
-    qs = _facts(scope)
-    out = {}
-    for key, names in (("emotion", EMOTIONS), ("persona", PERSONAS)):
-        rows = qs.values_list(key).annotate(n=Count("pk")).order_by("-n")
-        out[key] = [{"key": k, "name": names.get(k, k) if k else "未识别", "n": n} for k, n in rows]
-    return out
+    keys = ("emotion", "persona")
+    rows = _tally_counts(scope, *keys) if uses_tally(scope) else _grouped_counts(_facts(scope), keys)
+    return {key: [{"key": k, "name": names.get(k, k) if k else "未识别", "n": n} for k, n in rows[key]]
+            for key, names in (("emotion", EMOTIONS), ("persona", PERSONAS))}
 
 
 def rate_per_10k(scope: Scope) -> dict:
@@ -325,22 +479,46 @@ def rate_per_10k(scope: Scope) -> dict:
 
 def agents(scope: Scope) -> list[dict]:
     """Each agent's open load, handled (closed in the period), median handling time, CSAT, reopened."""
-    base = ComplaintFact.objects.filter(scope.dims_q(items=True)).exclude(assignee_id=0)
-    open_load = dict(base.filter(closed=False).values_list("assignee_id").annotate(n=Count("pk"))
+    base = ComplaintFact.objects.filter(scope.dims_q(items=True))
+    # open load: the partial index fact_open_load (closed = false) holds assignee and department
+    open_load = dict(base.filter(closed=False, assignee_id__gt=0).values_list("assignee_id").annotate(n=Count("assignee_id"))
                      .values_list("assignee_id", "n"))
-    handled_qs = base.filter(closed=True, closed_day__gte=scope.period.start, closed_day__lte=scope.period.end)
-    handled = {a: (n, r) for a, n, r in handled_qs.values_list("assignee_id").annotate(
-        n=Count("pk"), r=Count("pk", filter=Q(reopened=True))).values_list("assignee_id", "n", "r")}
-    medians = _median_by(handled_qs, "assignee_id", "resolution_s")
-    sat = {}
-    if apps.is_installed("qingting.intake"):
-        try:
-            Survey = apps.get_model("intake", "SatisfactionSurvey")
-            sat = dict(Survey.objects.filter(complaint_id__in=handled_qs.values("complaint_id"))
-                       .values_list("complaint__assignee_id").annotate(a=Avg("stars"))
-                       .values_list("complaint__assignee_id", "a"))
-        except LookupError:
-            sat = {}
+    handled_qs = base.filter(closed=True, closed_day__gte=scope.period.start, closed_day__lte=scope.period.end,
+                             assignee_id__gt=0)
+    if uses_tally(scope, percentiles=True):
+        handled, hist = {}, {}
+        rows = (_tally(scope, "handled", "hreopen", "hres", "hstars").values_list("kind", "assignee_id", "key")
+                .annotate(t=Sum("n")).values_list("kind", "assignee_id", "key", "t"))
+        stars: dict[int, list] = {}
+        for kind, a, key, n in rows:
+            if kind == "hres":
+                hist.setdefault(a, []).append((key, n))
+            elif kind == "hstars":
+                acc = stars.setdefault(a, [0, 0])
+                acc[0] += int(key) * n
+                acc[1] += n
+            else:
+                h = handled.setdefault(a, [0, 0])
+                h[0 if kind == "handled" else 1] += n
+        handled = {a: tuple(v) for a, v in handled.items()}
+        medians = {a: _num(_hist_quantile(b, 0.5)) for a, b in hist.items()}
+        sat = {a: s / c for a, (s, c) in stars.items() if c}
+    elif connection.vendor == "postgresql":  # one index-only scan: counts, median and stars per agent
+        sql, params = handled_qs.values("assignee_id", "reopened", "resolution_s", "csat_stars").query.sql_with_params()
+        handled, medians, sat = {}, {}, {}
+        with connection.cursor() as cur:
+            cur.execute("SELECT a, COUNT(*), COUNT(*) FILTER (WHERE r), percentile_cont(0.5) WITHIN GROUP (ORDER BY v), "
+                        f"AVG(s) FILTER (WHERE s > 0) FROM ({sql}) AS t(a, r, v, s) GROUP BY a", params)
+            for a, n, r, med, avg in cur.fetchall():
+                handled[a], medians[a] = (n, r), _num(med)
+                if avg is not None:
+                    sat[a] = avg
+    else:
+        handled = {a: (n, r) for a, n, r in handled_qs.values_list("assignee_id").annotate(
+            n=Count("assignee_id"), r=Count("assignee_id", filter=Q(reopened=True))).values_list("assignee_id", "n", "r")}
+        medians = _median_by(handled_qs, "assignee_id", "resolution_s")
+        sat = dict(handled_qs.filter(csat_stars__gt=0).values_list("assignee_id").annotate(a=Avg("csat_stars"))
+                   .values_list("assignee_id", "a"))
     ids = set(open_load) | set(handled)
     users = {u.pk: u for u in User.objects.filter(pk__in=ids).select_related("department")}
     out = []
@@ -372,8 +550,9 @@ def _median_by(qs, group: str, column: str) -> dict:
 
 def improvement(scope: Scope, *, top: int = 5) -> list[dict]:
     """Top level-2 problems of the period, their corrective actions, and whether volume fell afterwards."""
-    from qingting.complaints.models import Complaint
     from django.utils import timezone
+
+    from qingting.complaints.models import Complaint
 
     problems = [p for p in pareto_categories(scope, level=2) if p["key"]][:top]
     today = timezone.localdate()
@@ -409,6 +588,7 @@ def improvement(scope: Scope, *, top: int = 5) -> list[dict]:
 
 def dashboard(scope: Scope) -> dict:
     """Everything the dashboard page draws (one call per block, each timed by the benchmark)."""
+    sums = _sla_csat_sums(scope) if apps.is_installed("qingting.sla") or apps.is_installed("qingting.intake") else {}
     return {"period": {"start": scope.period.start.isoformat(), "end": scope.period.end.isoformat(),
                        "label": scope.period.label, "days": scope.period.days,
                        "previous": {"start": scope.period.previous().start.isoformat(),
@@ -416,8 +596,43 @@ def dashboard(scope: Scope) -> dict:
             "filters": scope.params, "kpis": kpis(scope), "volume": volume(scope),
             "pareto_l1": pareto_categories(scope, level=1), "pareto_l2": pareto_categories(scope, level=2),
             "pareto_root": pareto_root_causes(scope), "heatmap": heatmap(scope), "top_items": top_items(scope),
-            "durations": durations(scope), "sla": sla(scope), "csat": csat(scope), "mix": mix(scope),
-            "per_10k": rate_per_10k(scope), "queue_link": scope.queue_link()}
+            "durations": durations(scope), "sla": sla(scope, sums=sums), "csat": csat(scope, sums=sums),
+            "mix": mix(scope), "per_10k": rate_per_10k(scope), "queue_link": scope.queue_link()}
+
+
+PAYLOAD_TTL = 60  # seconds a computed dashboard may be served again when no complaint changed meanwhile
+
+
+def dashboard_cached(scope: Scope) -> dict:
+    """`dashboard(scope)` cached for PAYLOAD_TTL seconds, keyed by the scope and the data version.
+
+    The complaint hooks bump the version (`facts.bump_version`) when a fact changes, so a cached
+    payload is never older than the last change the hooks saw; the TTL bounds what the periodic
+    sync picks up later. The key holds the visible departments, so users share a payload only
+    when they see the same complaints.
+    """
+    import hashlib
+    import json
+
+    from django.core.cache import cache
+
+    from .facts import data_version
+
+    ident = json.dumps([data_version(), scope.params, scope.period.start.isoformat(), scope.period.end.isoformat(),
+                        scope.grain, scope.department_ids], sort_keys=True, default=str)
+    key = "analytics:dashboard:" + hashlib.sha1(ident.encode()).hexdigest()
+    try:
+        data = cache.get(key)
+    except Exception:
+        log.warning("analytics payload cache read failed", exc_info=True)
+        data = None
+    if data is None:
+        data = dashboard(scope)
+        try:
+            cache.set(key, data, PAYLOAD_TTL)
+        except Exception:
+            log.warning("analytics payload cache write failed", exc_info=True)
+    return data
 
 
 DASHBOARD_QUERIES = {

@@ -14,23 +14,12 @@ from django.db.models import Count, Q
 
 from qingting.accounts.models import Department
 from qingting.complaints.models import Category
+from qingting.core.pdf import FONT  # noqa: E402
+from qingting.core.pdf import register_cjk_font as _fonts  # noqa: E402
 
 from . import queries
 from .models import ComplaintFact
 from .scope import Scope
-
-FONT = "STSong-Light"
-_font_ready = False
-
-
-def _fonts():
-    global _font_ready
-    if not _font_ready:
-        from reportlab.pdfbase import pdfmetrics
-        from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-        _font_ready = True
 
 
 def fmt_pct(v) -> str:
@@ -357,9 +346,9 @@ def regulatory_data(scope: Scope) -> dict:
     finance = IndustryProfile.objects.filter(code="finance").first()
     if finance is not None and qs.filter(profile_id=finance.pk).exists():
         qs = qs.filter(profile_id=finance.pk)
-    decided = {f"d{n}": Count("pk", filter=Q(resolution_s__isnull=False, resolution_s__lte=n * 86400))
+    decided = {f"d{n}": Count("day", filter=Q(resolution_s__isnull=False, resolution_s__lte=n * 86400))
                for n in DECIDED_WITHIN}
-    agg = {"n": Count("pk"), "closed": Count("pk", filter=Q(closed=True)), **decided}
+    agg = {"n": Count("day"), "closed": Count("day", filter=Q(closed=True)), **decided}
 
     def table(group_rows, names):
         out = []

@@ -46,7 +46,7 @@ def _qs(scope) -> str:
 def dashboard(request):
     try:
         scope = parse_scope(request.user, request.GET)
-        data = queries.dashboard(scope)
+        data = dict(queries.dashboard_cached(scope))
         data["agents_link"] = "team/?" + _qs(scope)
     except ServiceError as exc:
         return _error(request, "analytics/dashboard.html", exc)
