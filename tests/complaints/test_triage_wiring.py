@@ -94,3 +94,28 @@ def test_detail_page_highlights_the_evidence_escaped(client, people, new_complai
     assert "&lt;b&gt;" in html and "<b>刹车失灵" not in html
     queue = client.get("/complaints/?sort=priority&signal=safety").content.decode()
     assert c.number in queue
+
+
+def test_administrator_lexicon_extends_triage(db, settings, tmp_path, new_complaint, people):
+    from django.core.exceptions import ValidationError
+
+    from qingting.complaints import triage_link
+    from qingting.complaints.models import TriageLexicon
+
+    settings.DATA_DIR = tmp_path
+    bad = TriageLexicon(name="broken", content='[[rule]]\nid = "x"\nsignal = "crisis"\nlabel = "safety"\nterms = 5\n')
+    with pytest.raises(ValidationError):
+        bad.full_clean()
+    rule = ('[meta]\nlang = "zh"\n\n[[rule]]\nid = "crisis.safety.local"\nsignal = "crisis"\nlabel = "safety"\nweight = 1.5\n'
+            'terms = ["电梯困人"]\n')
+    lexicon = TriageLexicon(name="local-safety", content=rule)
+    lexicon.full_clean()
+    lexicon.save()
+    before = new_complaint(subject="物业投诉", description="小区电梯困人半小时没人管")
+    assert not any(s["code"] == "safety" for s in before.triage.get("signals", []))
+    triage_link.write_lexicons()
+    after = new_complaint(subject="物业投诉", description="小区电梯困人半小时没人管")
+    assert any(s["code"] == "safety" for s in after.triage["signals"])
+    TriageLexicon.objects.all().delete()
+    triage_link.write_lexicons()
+    assert not list((tmp_path / "triage" / "lexicons").glob("*.toml"))

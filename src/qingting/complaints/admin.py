@@ -3,7 +3,7 @@ read-only view of complaints and the timeline. Nothing here edits or deletes an 
 from django.contrib import admin
 
 from .models import (Attachment, Category, Complaint, Customer, Event, IndustryProfile, Message, Note, Step,
-                     Transition, WorkflowVariant)
+                     Transition, TriageLexicon, WorkflowVariant)
 
 
 class StepInline(admin.TabularInline):
@@ -72,3 +72,30 @@ class EventAdmin(ReadOnlyAdmin):
 
 for model in (Note, Message, Attachment):
     admin.site.register(model, ReadOnlyAdmin)
+
+
+@admin.register(TriageLexicon)
+class TriageLexiconAdmin(admin.ModelAdmin):
+    """Administrators extend the triage lexicons here; a file that does not validate is refused
+    with the line and key named. Re-run triage on a complaint to see the effect."""
+
+    list_display = ("name", "description", "active", "updated_at")
+    list_filter = ("active",)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        from .triage_link import write_lexicons
+
+        write_lexicons()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        from .triage_link import write_lexicons
+
+        write_lexicons()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        from .triage_link import write_lexicons
+
+        write_lexicons()

@@ -412,3 +412,31 @@ class ComplaintFlag(models.Model):
         verbose_name_plural = "分析标记"
         constraints = [models.UniqueConstraint(fields=["complaint", "kind", "code"], name="complaint_flag_unique")]
         indexes = [models.Index(fields=["kind", "code", "complaint"], name="complaint_flag_lookup")]
+
+
+class TriageLexicon(models.Model):
+    """An administrator's addition to the triage lexicons (TOML, same format as the shipped
+    files: `[[rule]]` entries or `[[profile.<code>]]` entries). Validated on save; active ones
+    are written to DATA_DIR/triage/lexicons/ and every process reloads them within a minute."""
+
+    name = models.SlugField("名称", max_length=64, unique=True)
+    description = models.CharField("说明", max_length=200, blank=True)
+    content = models.TextField("内容 (TOML)", help_text='以 [meta] lang = "zh"（或 "en"）开头，再写 [[rule]] 条目，格式同内置词库')
+    active = models.BooleanField("启用", default=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "分析词库"
+        verbose_name_plural = "分析词库"
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from .triage_link import validate_lexicon
+
+        errors = validate_lexicon(self.name or "lexicon", self.content or "")
+        if errors:
+            raise ValidationError({"content": errors})

@@ -54,12 +54,74 @@ def reset_model_cache() -> None:
     _model_state.update(checked=-1e9, pointer=None, model=None)
 
 
+def lexicon_dir():
+    return settings.DATA_DIR / "triage" / "lexicons"
+
+
+_lexicon_state = {"checked": -1e9, "stamp": None}
+
+
+def _extra_dirs():
+    """The administrators' lexicon folder; reloads the lexicons when its files changed."""
+    now = time.monotonic()
+    folder = lexicon_dir()
+    if now - _lexicon_state["checked"] >= MODEL_CHECK_SECONDS:
+        try:
+            stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*.toml")))
+        except OSError:
+            stamp = ()
+        if stamp != _lexicon_state["stamp"]:
+            if _lexicon_state["stamp"] is not None:
+                try:
+                    from qingting.triage import reload_lexicon
+
+                    reload_lexicon()
+                except ImportError:
+                    pass
+            _lexicon_state["stamp"] = stamp
+        _lexicon_state["checked"] = now
+    return [folder] if _lexicon_state["stamp"] else None
+
+
+def validate_lexicon(name: str, content: str) -> list[str]:
+    """Errors of one lexicon file (naming line and key), checked in a scratch folder."""
+    import tempfile
+    from pathlib import Path
+
+    try:
+        from qingting.triage.lexicon import validate_dir
+    except ImportError:
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, f"{name}.toml").write_text(content, encoding="utf-8")
+        return validate_dir(tmp)
+
+
+def write_lexicons() -> None:
+    """Mirror the active TriageLexicon rows into the lexicon folder (atomic per file)."""
+    import os
+
+    from .models import TriageLexicon
+
+    folder = lexicon_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = {f"{row.name}.toml": row.content for row in TriageLexicon.objects.filter(active=True)}
+    for path in folder.glob("*.toml"):
+        if path.name not in wanted:
+            path.unlink(missing_ok=True)
+    for filename, content in wanted.items():
+        tmp = folder / f".{filename}.tmp"
+        tmp.write_text(content, encoding="utf-8")
+        os.replace(tmp, folder / filename)
+    _lexicon_state["checked"] = -1e9
+
+
 def analyze_complaint(*, subject: str, description: str, channel: str, profile: str, customer=None) -> dict:
     try:
         from qingting.triage import analyze
     except ImportError:
         return {}
-    context = {"channel": channel, "subject": subject, "profile": profile}
+    context = {"channel": channel, "subject": subject, "profile": profile, "extra_dirs": _extra_dirs()}
     if customer is not None and customer.pk:
         context["repeat_count"] = customer.complaints.count()
     try:
