@@ -48,3 +48,20 @@ class QuizAttempt(models.Model):
     class Meta:
         verbose_name = "测验记录"
         verbose_name_plural = "测验记录"
+
+
+class CustomScenario(models.Model):
+    """A role-play scenario a trainer made from a closed complaint (or wrote): TOML in the same
+    schema as the shipped scenarios, validated by the engine on save."""
+
+    scenario_id = models.CharField("情景编号", max_length=64, unique=True)
+    title = models.CharField("标题", max_length=200)
+    content = models.TextField("内容 (TOML)")
+    source_number = models.CharField("来源投诉", max_length=32, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    active = models.BooleanField("启用", default=True)
+
+    class Meta:
+        verbose_name = "自建演练情景"
+        verbose_name_plural = "自建演练情景"

@@ -10,18 +10,84 @@ from qingting.accounts import access
 from qingting.accounts.models import User
 from qingting.core.errors import Conflict, Invalid, NotFound, PermissionDenied
 
-from .engine import Session, load_scenarios
-from .models import Assignment, QuizAttempt, TrainingSession
+from .engine import Scenario, ScenarioError, Session, load_scenarios, parse_scenario
+from .models import Assignment, CustomScenario, QuizAttempt, TrainingSession
 from .quiz import grade_quiz, load_quiz
 
 LINE_MAX = 2000
 
 
+def all_scenarios() -> dict[str, Scenario]:
+    """The shipped scenarios plus the active ones trainers made (which never shadow a shipped id)."""
+    out = dict(load_scenarios())
+    for row in CustomScenario.objects.filter(active=True).order_by("id"):
+        if row.scenario_id in out:
+            continue
+        try:
+            out[row.scenario_id] = parse_scenario(row.content, f"custom:{row.scenario_id}")
+        except ScenarioError:
+            continue  # validated on save; a later engine change must not take the page down
+    return out
+
+
 def scenario(scenario_id: str):
-    sc = load_scenarios().get(str(scenario_id))
+    sc = all_scenarios().get(str(scenario_id))
     if sc is None:
         raise NotFound("演练情景不存在", "No such scenario")
     return sc
+
+
+def _toml_str(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ").replace("\r", " ") + '"'
+
+
+def scenario_from_complaint(number: str, *, actor) -> CustomScenario:
+    """Turn a closed complaint into a role-play scenario: the customer's type, mood and words
+    (personal data masked), with the customer lines of a shipped scenario of the same type."""
+    import re
+
+    if not access.is_supervising(actor):
+        raise PermissionDenied("只有主管和管理层可以把投诉做成演练情景", "Only supervisors and managers may do this")
+    c = access.access_complaint(actor, number)
+    if c.closed_at is None:
+        raise Conflict("只有已办结的投诉可以做成演练情景", "Only closed complaints can become scenarios", code="not_closed")
+    try:
+        from qingting.triage import mask_text
+    except ImportError:  # pragma: no cover - triage ships with the product
+        mask_text = lambda t: t  # noqa: E731
+    persona = c.persona if c.persona and c.persona != "ordinary" else "emotional"
+    shipped = [sc for sc in load_scenarios().values() if sc.persona == persona] or list(load_scenarios().values())
+    template = sorted(shipped, key=lambda sc: sc.id)[0]
+    text = mask_text(c.description).strip()
+    opening = re.split(r"(?<=[。！？!?])", text, maxsplit=1)[0][:160] or c.subject
+    anger = max(30, min(95, int(round((c.emotion_intensity or 0.5) * 100))))
+    lessons = mask_text(c.lessons_learned or "").strip()
+    background = f"{c.profile.name}投诉「{mask_text(c.subject)}」。{text[:300]}"
+    if lessons:
+        background += f"（处理后的经验：{lessons[:200]}）"
+    sid = "case_" + re.sub(r"[^a-z0-9]+", "_", c.number.lower()).strip("_")
+    lines = [f"id = {_toml_str(sid)}", f"title_zh = {_toml_str('真实案例：' + mask_text(c.subject)[:60])}",
+             f"title_en = {_toml_str('Case ' + c.number)}", f"industry = {_toml_str(c.profile.name)}",
+             f"persona = {_toml_str(persona)}", 'customer_name = "客户"', f"background_zh = {_toml_str(background)}",
+             f"opening = {_toml_str(opening)}", f"turn_limit = {template.turn_limit}",
+             f"escalation_branch = {_toml_str(template.escalation_branch)}"]
+    if template.fault is not None:
+        lines.append(f"fault = {'true' if template.fault else 'false'}")
+    if template.approval_limit is not None:
+        lines.append(f"approval_limit = {int(template.approval_limit)}")
+    lines += ["", "[mood]", f"anger = {anger}", f"trust = {100 - anger}", "", "[branches]"]
+    for name, values in template.lines.items():
+        lines.append(f"{name} = [{', '.join(_toml_str(v) for v in values)}]")
+    content = "\n".join(lines) + "\n"
+    try:
+        sc = parse_scenario(content, f"custom:{sid}")
+    except ScenarioError as exc:
+        raise Invalid(f"生成的情景无效：{exc}", f"The generated scenario is invalid: {exc}") from None
+    with transaction.atomic(durable=True):
+        row, _ = CustomScenario.objects.update_or_create(
+            scenario_id=sid, defaults={"title": sc.title_zh, "content": content, "source_number": c.number,
+                                       "created_by": actor, "active": True})
+    return row
 
 
 def start_session(*, actor, scenario_id: str, assignment_id: int | None = None, seed: int | None = None) -> TrainingSession:

@@ -13,14 +13,14 @@ from qingting.accounts.models import Role, User
 from qingting.core.errors import ServiceError
 
 from . import services
-from .engine import OUTCOMES, PRINCIPLES, load_scenarios
+from .engine import OUTCOMES, PRINCIPLES
 from .models import Assignment, TrainingSession
 from .quiz import load_quiz
 
 
 @login_required
 def home(request):
-    scenarios = sorted(load_scenarios().values(), key=lambda s: (s.industry, s.persona))
+    scenarios = sorted(services.all_scenarios().values(), key=lambda s: (s.industry, s.persona))
     return render(request, "training/home.html", {
         "scenarios": scenarios,
         "assignments": Assignment.objects.filter(trainee=request.user).order_by("-created_at")[:50],
@@ -97,4 +97,16 @@ def trainer(request):
     return render(request, "training/trainer.html", {
         "per": sorted(per.items(), key=lambda kv: kv[0].username), "trainees": trainees.order_by("username")[:300],
         "weakest": [(PRINCIPLES.get(p, (p,))[0], v) for p, v in weakest],
-        "scenarios": sorted(load_scenarios().values(), key=lambda s: s.id)})
+        "scenarios": sorted(services.all_scenarios().values(), key=lambda s: s.id)})
+
+
+@login_required
+@require_POST
+def from_complaint(request):
+    """A trainer turns a closed complaint into a scenario."""
+    try:
+        row = services.scenario_from_complaint(request.POST.get("number", "").strip(), actor=request.user)
+        messages.success(request, f"已生成演练情景：{row.title}")
+    except ServiceError as exc:
+        messages.error(request, exc.zh)
+    return redirect("training:trainer")
