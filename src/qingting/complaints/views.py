@@ -163,8 +163,20 @@ def _queue(request, scope: str):
         "scope": scope, "title": titles[scope], "rows": rows, "more_url": more_url, "error": error,
         "params": params, "open_default": defaults_open, "options": _filter_options(user),
         "first_page": "cursor" not in params, "active_filters": bool(set(params) - {"cursor"}),
+        "export_url": _export_url(params),
         "show_due": show_due, "now": timezone.now(),
     }, status=422 if error and scope != "team" else 200)
+
+
+def _export_url(params) -> str | None:
+    """The export of this list (CSV/XLSX, visibility and masking applied) when an app provides one."""
+    from django.urls import NoReverseMatch
+
+    try:
+        base = reverse("intake:export")
+    except NoReverseMatch:
+        return None
+    return base + "?" + urlencode({k: v for k, v in params.items() if k != "cursor"})
 
 
 @login_required

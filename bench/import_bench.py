@@ -1,0 +1,98 @@
+"""Bulk import benchmark: rows/s and peak memory for a 100k-row CSV (goal ≥ 2,000 rows/s on
+PostgreSQL, 2 cores; memory flat: a 10k and a 100k file should peak alike).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/qingting_bench_import \
+    QINGTING_DATA_DIR=/tmp/qt-bench .venv/bin/python bench/import_bench.py [--rows 100000] [--keep]
+
+It builds the file from ../shared/data/car_complaints_*.csv (texts recycled with new
+ids and dates) or from synthetic texts when that file is absent, migrates the database,
+then runs each size in a fresh subprocess (`qingting import … --mapping car-complaints`)
+and reads that process's peak RSS. The database must be a throw-away one.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "car_complaints_2024-01-29_to_2024-02-28.csv"
+HEADER = ["投诉编号", "投诉品牌", "投诉车系", "投诉车型", "投诉简述", "投诉问题", "问题类型", "投诉日期"]
+
+
+def make_file(path: Path, rows: int, seed: int = 7) -> None:
+    rnd = random.Random(seed)
+    if DATA.exists():
+        with open(DATA, encoding="utf-8") as fh:
+            base = [r for r in csv.reader(fh)][1:]
+    else:
+        words = ["发动机异响", "变速箱顿挫", "车门生锈", "4S店态度恶劣", "承诺不兑现", "刹车失灵", "车机死机", "漏油"]
+        base = [["0", "某品牌", "某车系", "2023款", "，".join(rnd.sample(words, 3)), "发动机", "异响", "2024-02-01"]
+                for _ in range(500)]
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(HEADER)
+        for i in range(rows):
+            r = list(base[i % len(base)])
+            r[0] = f"B{i:09d}"
+            r[4] = f"{r[4]}（第{i % 97}次反映）" if r[4] else r[4]
+            r[7] = f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}"
+            w.writerow(r)
+
+
+def run_one(path: Path, source: str) -> dict:
+    code = f"""
+import os, resource, time, json, django
+os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'qingting.settings')
+django.setup()
+from qingting.intake.importer.engine import run_import
+from qingting.intake.importer.mapping import get_mapping
+from qingting.intake.actors import system_user
+actor = system_user('import')
+m = dict(get_mapping('car-complaints')); m['source'] = {source!r}
+import qingting.complaints.triage_link as tl; tl.analyze_complaint(subject='预热', description='发动机异响', channel='import', profile='auto4s')
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.monotonic()
+r = run_import({str(path)!r}, m, actor=actor)
+secs = time.monotonic() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{'rows': r.imported, 'seconds': secs, 'rss_before_mb': base / 1024, 'rss_peak_mb': peak / 1024}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ.copy())
+    if out.returncode:
+        sys.stderr.write(out.stderr)
+        raise SystemExit(out.returncode)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--small", type=int, default=10_000)
+    args = ap.parse_args()
+    print(f"machine: nproc={os.cpu_count()} python={platform.python_version()} {platform.platform()}")
+    print(f"database: {os.environ.get('DATABASE_URL', 'sqlite (default)')}")
+    subprocess.run([sys.executable, "-m", "qingting", "migrate", "--skip-checks", "-v0"], check=True)
+    stamp = str(int(time.time()))
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (args.small, args.rows):
+            path = Path(tmp) / f"bench_{n}.csv"
+            make_file(path, n)
+            size_mb = path.stat().st_size / 1048576
+            res = run_one(path, f"bench-{stamp}-{n}")
+            rate = res["rows"] / res["seconds"] if res["seconds"] else 0
+            print(f"{n:>7} rows ({size_mb:.1f} MB): {res['seconds']:.1f} s, {rate:,.0f} rows/s, "
+                  f"RSS before {res['rss_before_mb']:.0f} MB, peak {res['rss_peak_mb']:.0f} MB "
+                  f"(+{res['rss_peak_mb'] - res['rss_before_mb']:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+"""Bulk import: formats, bad input, all-or-nothing, idempotency, the real files."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from qingting.complaints.models import Complaint, Event, Message
+from qingting.core.errors import Invalid, TooLarge
+from qingting.intake.actors import system_user
+from qingting.intake.importer import mapping as mapping_mod
+from qingting.intake.importer.dates import parse_datetime
+from qingting.intake.importer.engine import run_import
+from qingting.intake.importer.readers import open_table
+from qingting.intake.models import ImportedRecord, ImportMapping, SimilaritySignature
+from tests.conftest import shared_data
+
+TZ = dt.timezone(dt.timedelta(hours=8))
+MAPPING = {"name": "t", "source": "test", "profile": "general", "closed": True,
+           "columns": {"编号": "external_id", "日期": "received_at", "内容": "description", "手机": "customer.mobile"}}
+
+
+def write_csv(path, rows, encoding="utf-8"):
+    with open(path, "w", encoding=encoding, newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return path
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("2024/1/6", dt.datetime(2024, 1, 6, tzinfo=TZ)),
+    ("2024-01-06 12:09", dt.datetime(2024, 1, 6, 12, 9, tzinfo=TZ)),
+    ("20240106", dt.datetime(2024, 1, 6, tzinfo=TZ)),
+    ("45297", dt.datetime(2024, 1, 6, tzinfo=TZ)),
+    (45297.5, dt.datetime(2024, 1, 6, 12, 0, tzinfo=TZ)),
+    ("2024年1月6日", dt.datetime(2024, 1, 6, tzinfo=TZ)),
+    ("2019/4/24 16:03:40", dt.datetime(2019, 4, 24, 16, 3, 40, tzinfo=TZ)),
+])
+def test_five_date_formats(raw, expected):
+    assert parse_datetime(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["2024/2/30", "明天", "12", "", "2024-13-01"])
+def test_bad_dates_are_explained(raw):
+    with pytest.raises(ValueError) as exc:
+        parse_datetime(raw)
+    assert "日期" in str(exc.value)
+
+
+def test_gbk_csv_all_date_formats_and_empty_rows(db, tmp_path):
+    path = write_csv(tmp_path / "gbk.csv", [
+        ["编号", "日期", "内容", "手机"],
+        ["A1", "2024/1/6", "发动机异响，4S店推诿不处理", "13800138000"],
+        [],
+        ["", "", "", ""],
+        ["A2", "2024-01-06 12:09", "刹车失灵，要求退车", "13800138000"],
+        ["A3", "20240106", "车门生锈严重", ""],
+        ["A4", "45297", "售后服务态度恶劣", ""],
+        ["A5", "2024年1月6日", "承诺的赠品没有兑现", "+86 139-0013-9000"],
+    ], encoding="gbk")
+    report = run_import(path, MAPPING, actor=system_user("import"))
+    assert report.written and report.imported == 5 and report.rows_seen == 5 and not report.errors
+    c = Complaint.objects.get(import_record__external_id="A1")
+    assert c.description.startswith("发动机异响") and c.step.is_final and c.closed_at is not None
+    assert c.received_at == dt.datetime(2024, 1, 6, tzinfo=TZ)
+    assert c.number.startswith("TS20240106-") and c.tracking_code
+    assert c.triage, "triage applied to every row"
+    # the two rows with the same mobile are one customer; mobile normalised
+    a2 = Complaint.objects.get(import_record__external_id="A2")
+    assert a2.customer_id == c.customer_id and c.customer.mobile == "13800138000"
+    assert Complaint.objects.get(import_record__external_id="A5").customer.mobile == "13900139000"
+    assert Event.objects.filter(complaint=c, kind="complaint.created").count() == 1
+    assert SimilaritySignature.objects.filter(complaint_id=c.pk).exists(), "imported complaints join the duplicate index"
+
+
+def test_rerun_imports_nothing_twice(db, tmp_path):
+    path = write_csv(tmp_path / "a.csv", [["编号", "日期", "内容"], ["X1", "2024/1/6", "发动机异响"],
+                                          ["X2", "2024/1/7", "变速箱顿挫"]])
+    m = dict(MAPPING, columns={"编号": "external_id", "日期": "received_at", "内容": "description"})
+    assert run_import(path, m, actor=system_user("import")).imported == 2
+    again = run_import(path, m, actor=system_user("import"))
+    assert again.imported == 0 and again.existing == 2
+    assert Complaint.objects.count() == 2
+
+
+def test_all_or_nothing_with_row_level_report(db, tmp_path):
+    path = write_csv(tmp_path / "bad.csv", [
+        ["编号", "日期", "内容", "手机"],
+        ["B1", "2024/1/6", "正常的一行", ""],
+        ["B2", "not a date", "日期错误", ""],
+        ["B3", "2024/1/6", "=HYPERLINK(\"http://evil.example\",\"点我\")", ""],
+        ["B4", "2024/1/6", "手机号错误", "12012345678"],
+        ["B5", "2024/1/6", "", ""],
+    ])
+    report = run_import(path, MAPPING, actor=system_user("import"))
+    assert not report.written and report.imported == 0
+    assert Complaint.objects.count() == 0, "nothing is partially imported"
+    problems: dict = {}
+    for e in report.errors:
+        problems[(e.row, e.column)] = problems.get((e.row, e.column), "") + e.problem
+    assert "无法识别的日期" in problems[(3, "日期")]
+    assert "公式" in problems[(4, "内容")]
+    assert "手机号" in problems[(5, "手机")]
+    assert "投诉内容为空" in problems[(6, "内容")]
+    assert "--skip-invalid" in report.message
+
+
+def test_skip_invalid_writes_rejects(db, tmp_path):
+    path = write_csv(tmp_path / "bad.csv", [
+        ["编号", "日期", "内容"], ["C1", "2024/1/6", "好的一行"], ["C2", "2099/1/1", "未来的日期"],
+        ["C3", "2024/1/6", "=cmd|' /C calc'!A0"]])
+    rejects = tmp_path / "rejects.csv"
+    m = dict(MAPPING, columns={"编号": "external_id", "日期": "received_at", "内容": "description"})
+    report = run_import(path, m, actor=system_user("import"), skip_invalid=True, rejects_path=rejects)
+    assert report.imported == 1 and report.rejected == 2
+    rows = list(csv.reader(open(rejects, encoding="utf-8-sig")))
+    assert rows[0] == ["行号", "编号", "日期", "内容", "错误"]
+    assert rows[1][0] == "3" and "晚于当前时间" in rows[1][-1]
+    assert rows[2][3].startswith("'="), "the rejects file itself neutralises formulas"
+
+
+def test_dry_run_writes_nothing(db, tmp_path):
+    path = write_csv(tmp_path / "a.csv", [["编号", "日期", "内容"], ["D1", "2024/1/6", "发动机异响"]])
+    m = dict(MAPPING, columns={"编号": "external_id", "日期": "received_at", "内容": "description"})
+    report = run_import(path, m, actor=system_user("import"), dry_run=True)
+    assert report.imported == 1 and not report.written and Complaint.objects.count() == 0
+
+
+def test_xlsx_with_title_row_and_merged_two_level_header(db, tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["2024 年投诉台账"])
+    ws.merge_cells("A1:D1")
+    ws.append(["投诉编号", "客户", None, "投诉日期"])
+    ws.merge_cells("B2:C2")
+    ws.append([None, "姓名", "手机", None])
+    ws.append(["E1", "张三", "13800138000", dt.datetime(2024, 1, 6, 9, 30)])
+    ws.append([None, None, None, None])
+    ws.append(["E2", "李四", "13900139000", 45297])
+    path = tmp_path / "ledger.xlsx"
+    wb.save(path)
+    table = open_table(path)
+    table.close()
+    assert table.headers == ["投诉编号", "客户姓名", "客户手机", "投诉日期"]
+    suggested = mapping_mod.suggest(table.headers)
+    assert suggested == {"投诉编号": "external_id", "客户姓名": "customer.name", "客户手机": "customer.mobile",
+                         "投诉日期": "received_at"}
+    m = {"source": "ledger", "columns": suggested | {}, "closed": False}
+    m["columns"]["客户姓名"] = ["customer.name", "description"]
+    report = run_import(path, m, actor=system_user("import"))
+    assert report.imported == 2, report.to_dict()
+    c = Complaint.objects.get(import_record__external_id="E1")
+    assert c.customer.name == "张三" and c.closed_at is None and c.step.code == "accept"
+    assert c.received_at == dt.datetime(2024, 1, 6, 9, 30, tzinfo=TZ)
+
+
+def test_suggestions_for_real_headers():
+    car = mapping_mod.suggest(["投诉编号", "投诉品牌", "投诉车系", "投诉车型", "投诉简述", "投诉问题", "问题类型", "投诉日期"],
+                              {"brand", "series", "vehicle_model"})
+    assert car["投诉编号"] == "external_id" and car["投诉日期"] == "received_at"
+    assert car["投诉简述"] == "description" and car["投诉问题"] == "category" and car["投诉品牌"] == "about.brand"
+    gov = mapping_mod.suggest(["留言编号", "留言用户", "留言主题", "留言时间", "留言详情", "答复意见", "答复时间"])
+    assert gov == {"留言编号": "external_id", "留言用户": "customer.name", "留言主题": "subject",
+                   "留言时间": "received_at", "留言详情": "description", "答复意见": "ignore", "答复时间": "closed_at"}
+    cfpb = mapping_mod.suggest(["Date received", "Product", "Issue", "Consumer complaint narrative", "Complaint ID"])
+    assert cfpb == {"Date received": "received_at", "Product": "category", "Issue": "subject",
+                    "Consumer complaint narrative": "description", "Complaint ID": "external_id"}
+
+
+def test_size_limit_and_legacy_xls_refused(db, tmp_path):
+    path = write_csv(tmp_path / "a.csv", [["编号", "日期", "内容"]] + [[str(i), "2024/1/6", "x" * 100] for i in range(50)])
+    with pytest.raises(TooLarge):
+        open_table(path, limit=1000)
+    xls = tmp_path / "old.xls"
+    xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100)
+    with pytest.raises(Invalid, match="xls"):
+        open_table(xls)
+
+
+def test_mapping_errors_name_missing_columns(db, tmp_path):
+    path = write_csv(tmp_path / "a.csv", [["编号", "日期"], ["1", "2024/1/6"]])
+    with pytest.raises(Invalid) as exc:
+        run_import(path, dict(MAPPING), actor=system_user("import"))
+    assert "内容" in exc.value.zh
+
+
+def test_cli_with_map_and_saved_mapping(db, tmp_path):
+    path = write_csv(tmp_path / "a.csv", [["编号", "日期", "内容"], ["F1", "2024/1/6", "发动机异响"]])
+    out = io.StringIO()
+    call_command("import", str(path), "--map", "编号=external_id", "--map", "日期=received_at", "--map",
+                 "内容=description", "--source", "cli-test", "--save-mapping", "mine", "--no-progress", stdout=out)
+    assert "新增 1" in out.getvalue()
+    assert ImportMapping.objects.get(name="mine").columns["编号"] == "external_id"
+    out = io.StringIO()
+    call_command("import", str(path), "--mapping", "mine", "--no-progress", stdout=out)
+    assert "新增 0" in out.getvalue() and "已存在 1" in out.getvalue()
+    bad = write_csv(tmp_path / "b.csv", [["编号", "日期", "内容"], ["F2", "bad", "x"]])
+    with pytest.raises(CommandError):
+        call_command("import", str(bad), "--mapping", "mine", "--dry-run", "--no-progress", stdout=io.StringIO())
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("preset, filename, rows", [
+    ("car-complaints", "car_complaints_2024-01-29_to_2024-02-28.csv", 970),
+    ("cfpb", "cfpb_complaints_before_2019-07.csv", 5738),
+    ("gov-messages", "gov_messages_with_replies_half.csv", 1402),
+])
+def test_real_files_import_and_rerun_imports_zero(db, preset, filename, rows):
+    path = shared_data(filename)
+    mapping = mapping_mod.get_mapping(preset)
+    report = run_import(path, mapping, actor=system_user("import"), workers=0)
+    assert report.written and report.error_count == 0, report.errors[:5]
+    assert report.imported + report.duplicates_in_file == rows
+    assert ImportedRecord.objects.filter(source=mapping["source"]).count() == report.imported
+    again = run_import(path, mapping, actor=system_user("import"), workers=0)
+    assert again.imported == 0 and again.existing == report.imported
+    sample = Complaint.objects.filter(import_record__source=mapping["source"]).select_related("category").first()
+    assert sample.closed_at is not None and sample.triage
+    if preset == "car-complaints":
+        assert Complaint.objects.filter(category__code="pq_engine").count() >= 100
+        assert sample.about.get("brand")
+    if preset == "gov-messages":
+        assert Message.objects.filter(complaint__import_record__source="gov-messages").count() >= rows - 10
+    if preset == "cfpb":
+        assert Complaint.objects.filter(channel="regulator").exists()
+
+
+def test_import_page_upload_suggest_dry_run_and_import(people, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+    from django.urls import reverse
+
+    from qingting.intake.models import ImportJob
+
+    raw = "投诉编号,投诉日期,投诉简述\nP1,2024/1/6,发动机异响\nP2,2024-01-07 10:00,变速箱顿挫\n".encode("gbk")
+    client = Client()
+    client.force_login(people["supervisor"])
+    page = client.post(reverse("intake:import"), {"file": SimpleUploadedFile("历史.csv", raw, content_type="text/csv")})
+    html = page.content.decode()
+    assert page.status_code == 200 and "gb18030" in html and 'value="external_id" selected' in html
+    form = {"col:投诉编号": "external_id", "col:投诉日期": "received_at", "col:投诉简述": "description",
+            "source": "page-test", "profile": "general", "closed": "1"}
+    resp = client.post(reverse("intake:import"), form | {"dry_run": "1"})
+    job = ImportJob.objects.get()
+    assert resp.status_code == 302 and job.state == "done" and job.rows_imported == 2 and Complaint.objects.count() == 0
+    resp = client.post(reverse("intake:import"), form | {"dry_run": "0", "save_as": "page-mapping"})
+    job = ImportJob.objects.order_by("-id").first()
+    assert job.state == "done" and Complaint.objects.count() == 2
+    data = client.get(reverse("intake:import_job", args=[job.pk]), {"format": "json"}).json()
+    assert data["progress"] == 1.0 and data["rows_imported"] == 2
+    assert ImportMapping.objects.filter(name="page-mapping").exists()
+    assert Client().get(reverse("intake:import")).status_code == 302, "login required"
+    auditor = Client()
+    auditor.force_login(people["auditor"])
+    assert auditor.get(reverse("intake:import")).status_code == 404
