@@ -63,20 +63,21 @@ def test_webhook_signed_replay_and_idempotent(db, org):
     client = Client()
     payload = {"external_id": "ORD-1", "subject": "订单少发货", "description": "订单 ORD-1 少发一件",
                "customer": {"name": "李女士", "mobile": "13700137000"}}
-    resp = _post(client, "orders", payload, "s3cret")
+    base = int(time.time())  # distinct timestamps: the same second twice would be a replay
+    resp = _post(client, "orders", payload, "s3cret", ts=base)
     assert resp.status_code == 201, resp.content
     c = Complaint.objects.get(number=resp.json()["number"])
     assert c.department.code == "store-a" and c.created_by.username == "webhook"
-    again = _post(client, "orders", payload, "s3cret", ts=int(time.time()) - 1)
+    again = _post(client, "orders", payload, "s3cret", ts=base - 1)
     assert again.status_code == 200, again.content
     assert again.json()["number"] == c.number, "same external id → same complaint"
     assert Complaint.objects.count() == 1
-    assert _post(client, "orders", dict(payload, description="别的内容"), "s3cret", ts=int(time.time()) - 2).status_code == 409
+    assert _post(client, "orders", dict(payload, description="别的内容"), "s3cret", ts=base - 2).status_code == 409
     assert _post(client, "orders", payload, "wrong").status_code == 401
     assert _post(client, "orders", payload, "s3cret", ts=time.time() - 3600).status_code == 401
     assert _post(client, "nope", payload, "s3cret").status_code == 401
     body = json.dumps(payload).encode()
-    ts = str(int(time.time()))
+    ts = str(base - 3)
     sig = webhooks.sign("s3cret", ts, body)
     first = client.post("/api/v1/intake/webhooks/orders", body, content_type="application/json",
                         HTTP_X_QINGTING_TIMESTAMP=ts, HTTP_X_QINGTING_SIGNATURE=sig)

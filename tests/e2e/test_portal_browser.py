@@ -7,9 +7,8 @@ import re
 import pytest
 from django.utils import timezone
 
-from tests.e2e.conftest import _restore_seed_rows, browser  # noqa: F401  (fixtures)
 
-from .conftest import png_bytes
+from ..intake.conftest import png_bytes
 
 pytestmark = pytest.mark.e2e
 
