@@ -22,13 +22,21 @@ assets:
 	elif command -v npm >/dev/null 2>&1; then npm install --silent --no-audit --no-fund || echo "npm install failed: charts will not draw"; \
 	else echo "npm not found: pages work without htmx/ECharts, charts will not draw"; fi
 
-# Debian's Chromium for the browser tests (installed when missing and we are root).
+# Debian packages the tests use: Chromium (browser tests), a CJK font (readable screenshots),
+# Dovecot (a real IMAP server for the e-mail intake tests), poppler (PDF to PNG). Installed
+# when missing and we are root on Debian/Ubuntu; otherwise those tests skip (and fail in CI).
 browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing="$$missing fonts-wqy-microhei"; \
+	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
+	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei poppler-utils dovecot-imapd >/dev/null) \
-	      || echo "could not install chromium: browser tests will be skipped (fail in CI)"; \
-	  else echo "no /usr/bin/chromium: install Debian's chromium for the browser tests"; fi; \
+	    echo "installing:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "could not install$$missing: those tests will be skipped (and fail in CI)"; \
+	  else echo "missing Debian packages:$$missing (the tests that need them will be skipped)"; fi; \
 	fi
 
 # 1) Install and start Qingting on SQLite with demo data at http://127.0.0.1:8000

@@ -215,11 +215,11 @@ def report_pdf(scope: Scope, data: dict, *, generated_at=None) -> bytes:
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=16 * mm, rightMargin=16 * mm, topMargin=14 * mm,
                             bottomMargin=14 * mm, title="投诉分析报告", author=settings.QINGTING_ORG_NAME)
     k, d = data["kpis"], data["durations"]
-    story = [Paragraph(f"{settings.QINGTING_ORG_NAME} 投诉分析报告 · {scope.period.label}", st["title"]),
+    story = [Paragraph(f"{settings.QINGTING_ORG_NAME} 投诉分析报告｜{scope.period.label}", st["title"]),
              Paragraph(_scope_text(scope), st["small"]),
              Paragraph(f"生成时间：{(generated_at or dt.datetime.now()):%Y-%m-%d %H:%M}", st["small"]),
              Paragraph("一、要点", st["h2"])]
-    story += [Paragraph("• " + line, st["base"]) for line in data["commentary"]]
+    story += [Paragraph("● " + line, st["base"]) for line in data["commentary"]]
     story += [Paragraph("二、核心指标", st["h2"]), _table([
         ["指标", "本期", "说明"],
         ["投诉量", str(k["n"]), f"上期 {k['prev_n']}，环比 {fmt_pct(k['change'])}"],

@@ -104,11 +104,11 @@ def markdown_pdf(markdown: str, title: str) -> bytes:
             level = min(3, len(line) - len(line.lstrip("#")))
             flow.append(Paragraph(escape(line.lstrip("#").strip()), h[level]))
         elif line.startswith("- "):
-            flow.append(Paragraph(escape(line[2:]), bullet, bulletText="•"))
+            flow.append(Paragraph(escape(line[2:]), bullet, bulletText="●"))
         elif line.startswith("|"):
             if set(line) <= set("|-"):
                 continue
-            flow.append(Paragraph(escape("  ·  ".join(c.strip() for c in line.strip("|").split("|"))), body))
+            flow.append(Paragraph(escape("｜".join(c.strip() for c in line.strip("|").split("|"))), body))
         else:
             flow.append(Paragraph(escape(line), body))
     buf = io.BytesIO()
