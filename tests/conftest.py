@@ -30,6 +30,7 @@ def shared_data(name: str) -> pathlib.Path:
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.QINGTING_CRISIS_CHECK_INLINE = True  # deterministic: no background thread in tests
 
 
 @pytest.fixture(autouse=True)

@@ -366,7 +366,7 @@ def _write_complaint(actor, p: dict) -> Complaint:
     _denormalise_triage(complaint)
     _refresh_search(complaint)
     complaint.save()
-    _write_flags(complaint)
+    _write_flags(complaint, new=True)
     StepOwner.objects.create(complaint=complaint, step=first_step, owner=owner, started_at=now)
     analysis = p["triage"]
     events = [Event(complaint=complaint, kind="complaint.created", actor=actor if actor.pk else None, at=now,
@@ -474,7 +474,7 @@ def _denormalise_triage(c: Complaint) -> list[str]:
     return TRIAGE_FIELDS
 
 
-def _write_flags(c: Complaint) -> None:
+def _write_flags(c: Complaint, *, new: bool = False) -> None:
     from .models import ComplaintFlag
 
     t = c.triage if isinstance(c.triage, dict) else {}
@@ -487,7 +487,8 @@ def _write_flags(c: Complaint) -> None:
                 except (TypeError, ValueError):
                     score = 0.0
                 flags[(kind, str(item["code"])[:24])] = score
-    ComplaintFlag.objects.filter(complaint=c).delete()
+    if not new:
+        ComplaintFlag.objects.filter(complaint=c).delete()
     ComplaintFlag.objects.bulk_create([ComplaintFlag(complaint=c, kind=k, code=code, score=score)
                                        for (k, code), score in flags.items()])
 
