@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 log = logging.getLogger(__name__)
@@ -21,10 +22,21 @@ except ImportError:  # pragma: no cover
     shared_task = None
 
 
-def check(profile: str) -> int:
+DEBOUNCE_SECONDS = 2.0  # complaints arriving together are fed to the detector in one run
+RULES_EVERY_SECONDS = 30.0  # the escalation rules scan recent complaints: not on every complaint
+_rules_ran_at = [-1e9]
+
+
+def check(profile: str, *, background: bool = False) -> int:
     from . import warning
 
-    return len(warning.check_new_complaints(profile))
+    rules = True
+    if background:
+        now = time.monotonic()
+        rules = now - _rules_ran_at[0] >= RULES_EVERY_SECONDS
+        if rules:
+            _rules_ran_at[0] = now
+    return len(warning.check_new_complaints(profile, rules=rules))
 
 
 if shared_task is not None:
@@ -41,11 +53,12 @@ _lock = threading.Lock()
 def _background(profile: str) -> None:
     from django.db import close_old_connections, connection
 
+    time.sleep(DEBOUNCE_SECONDS)
     with _lock:
         _pending.discard(profile)  # complaints arriving while this runs schedule one more run
     try:
         close_old_connections()
-        check(profile)
+        check(profile, background=True)
     except Exception:
         log.exception("crisis early-warning check failed for profile %s (the sweep will catch up)", profile)
     finally:
