@@ -755,6 +755,12 @@ def add_message(number: str, *, actor, body: str, direction: str = "out", channe
         return _add_message(c, actor, body, direction=direction, channel=channel)
 
 
+def record_message(complaint: Complaint, *, actor, body: str, direction: str, channel: str | None = None) -> Message:
+    """Add a message for a caller that already holds the complaint row in its own transaction
+    (e-mail intake stores the message and its ProcessedMail row in one transaction)."""
+    return _add_message(complaint, actor, body, direction=direction, channel=channel)
+
+
 def _add_message(c: Complaint, actor, body: str, *, direction: str, channel: str | None = None) -> Message:
     body = clean_text(body, field="body", label="消息", max_len=NOTE_MAX, required=True)
     if direction not in (Message.Direction.INBOUND, Message.Direction.OUTBOUND):
@@ -768,11 +774,6 @@ def _add_message(c: Complaint, actor, body: str, *, direction: str, channel: str
     return msg
 
 
-def get_by_number_or_404(number: str):
-    c = Complaint.objects.filter(number=number).first()
-    if c is None:
-        raise NotFound(f"投诉单 {number} 不存在", f"Complaint {number} does not exist")
-    return c
 
 
 # ------------------------------------------------------------------ attachments

@@ -129,14 +129,7 @@ def analyze_complaint(*, subject: str, description: str, channel: str, profile: 
         if model is not None:
             context["model"] = model
         result = analyze(f"{subject}\n{description}", **context).to_dict()
-    except TypeError:
-        context.pop("model", None)
-        try:
-            result = analyze(f"{subject}\n{description}", **context).to_dict()
-        except Exception:
-            log.exception("triage failed")
-            return {}
-    except Exception:
+    except Exception:  # triage never stops a registration; the agent can re-run it
         log.exception("triage failed")
         return {}
     return result

@@ -59,8 +59,6 @@ EVENT_LABELS = {
     "triage.analyzed": gettext_lazy("智能分析"),
     "complaint.updated": gettext_lazy("修改信息"),
     "attachment.added": gettext_lazy("上传附件"),
-    "deadline.breached": gettext_lazy("超出办理时限"),
-    "deadline.warned": gettext_lazy("时限预警"),
 }
 FIELD_LABELS = {
     "subject": gettext_lazy("投诉简述"), "description": gettext_lazy("投诉内容"), "priority": gettext_lazy("优先级"),

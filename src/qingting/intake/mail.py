@@ -256,7 +256,7 @@ def process(mailbox: Mailbox, uidvalidity: int, uid: int, raw: bytes) -> str:
     if thread is not None:
         with transaction.atomic(durable=True):
             c = Complaint.objects.select_for_update().select_related("customer").get(pk=thread.pk)
-            complaint_services._add_message(c, actor, text, direction="in", channel="email")
+            complaint_services.record_message(c, actor=actor, body=text, direction="in", channel="email")
             for upload, ctype in files:
                 attachments.store(c, upload, actor=actor, content_type=ctype, customer_visible=True,
                                   note="邮件附件")
