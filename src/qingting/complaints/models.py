@@ -182,23 +182,27 @@ class Complaint(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+", verbose_name="登记人")
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="complaints", verbose_name="客户")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="complaints", verbose_name="客户",
+                                 db_index=False)  # complaint_customer_recent leads with it
     subject = models.CharField("投诉简述", max_length=200)
     description = models.TextField("投诉内容")
-    profile = models.ForeignKey(IndustryProfile, on_delete=models.PROTECT, related_name="+", verbose_name="行业")
+    profile = models.ForeignKey(IndustryProfile, on_delete=models.PROTECT, related_name="+", verbose_name="行业",
+                                db_index=False)  # a handful of profiles: never a selective filter
     about = models.JSONField("投诉对象", default=dict, blank=True)
 
     department = models.ForeignKey("accounts.Department", null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="complaints", verbose_name="部门")
+                                   related_name="complaints", verbose_name="部门", db_index=False)
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="complaints", verbose_name="投诉类别")
+                                 related_name="complaints", verbose_name="投诉类别", db_index=False)
     category_confirmed = models.BooleanField("类别已确认", default=False)
     priority = models.CharField("优先级", max_length=2, choices=Priority.choices, default=Priority.P3)
 
-    variant = models.ForeignKey(WorkflowVariant, on_delete=models.PROTECT, related_name="+", verbose_name="流程")
-    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="complaints", verbose_name="当前环节")
+    variant = models.ForeignKey(WorkflowVariant, on_delete=models.PROTECT, related_name="+", verbose_name="流程",
+                                db_index=False)
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="complaints", verbose_name="当前环节",
+                             db_index=False)
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="assigned_complaints", verbose_name="负责人")
+                                 related_name="assigned_complaints", verbose_name="负责人", db_index=False)
 
     facts = models.TextField("核实情况", blank=True)
     action_plan = models.TextField("处理方案", blank=True)
@@ -212,7 +216,8 @@ class Complaint(models.Model):
     reopen_count = models.PositiveSmallIntegerField("重开次数", default=0)
     escalation_level = models.PositiveSmallIntegerField("升级层级", default=0)
     escalated_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="escalated_complaints", verbose_name="升级至")
+                                     related_name="escalated_complaints", verbose_name="升级至",
+                                     db_index=False)
 
     triage = models.JSONField("智能分析", default=dict, blank=True)
     # Denormalised from the triage snapshot so queues can filter and sort on them with indexes.
@@ -226,12 +231,13 @@ class Complaint(models.Model):
     class Meta:
         verbose_name = "投诉单"
         verbose_name_plural = "投诉单"
+        # Every foreign key that a queue filters on leads one of these (field, -received_at) indexes, so
+        # the keys carry no index of their own: each index costs every insert (bulk import) and update.
         indexes = [
             models.Index(fields=["-received_at", "-id"], name="complaint_recent"),
             models.Index(fields=["step", "-received_at"], name="complaint_step_recent"),
             models.Index(fields=["department", "-received_at"], name="complaint_dept_recent"),
             models.Index(fields=["assignee", "-received_at"], name="complaint_assignee_recent"),
-            models.Index(fields=["priority", "-received_at"], name="complaint_priority_recent"),
             models.Index(fields=["category", "-received_at"], name="complaint_category_recent"),
             models.Index(fields=["channel", "-received_at"], name="complaint_channel_recent"),
             models.Index(fields=["customer", "-received_at"], name="complaint_customer_recent"),
@@ -280,7 +286,8 @@ class Event(models.Model):
     and values, translated only when shown.
     """
 
-    complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="events")
+    complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="events",
+                                  db_index=False)  # event_timeline leads with it
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                               related_name="+")

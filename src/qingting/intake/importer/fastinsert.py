@@ -7,13 +7,13 @@ executemany. JSON columns take a ready JSON string; datetimes are aware datetime
 """
 from __future__ import annotations
 
-import json
-
+import orjson
 from django.db import connection
 
 
 def json_text(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON (what json.dumps(ensure_ascii=False, separators=(",", ":")) gives), several times faster."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def next_ids(model, n: int) -> list[int]:
