@@ -31,6 +31,7 @@ def shared_data(name: str) -> pathlib.Path:
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.QINGTING_CRISIS_CHECK_INLINE = True  # deterministic: no background thread in tests
+    settings.QINGTING_ANALYTICS_INLINE = True  # facts in the complaint's transaction (tests/analytics/test_fact_queue.py covers the queue)
 
 
 @pytest.fixture(autouse=True)

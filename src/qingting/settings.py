@@ -262,6 +262,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("QINGTING_EMAIL_FROM", "qingting@localhost")
 QINGTING_HOTLINE = os.environ.get("QINGTING_HOTLINE", "400-000-0000")
 QINGTING_ENFORCE_APPROVAL_LIMITS = _env_bool("QINGTING_ENFORCE_APPROVAL_LIMITS", True)
 QINGTING_ORG_NAME = os.environ.get("QINGTING_ORG_NAME", "倾听 Qingting")
+# Dashboard facts refreshed inside the complaint's transaction instead of right after it, in the
+# background (slower registration; for tests and debugging).
+QINGTING_ANALYTICS_INLINE = _env_bool("QINGTING_ANALYTICS_INLINE", False)
 
 NINJA_PAGINATION_PER_PAGE = 50
 

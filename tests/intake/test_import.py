@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from qingting.analytics.models import ALL, ComplaintFact, Rollup
 from qingting.complaints.models import Complaint, Event, Message
 from qingting.core.errors import Invalid, TooLarge
 from qingting.intake.actors import system_user
@@ -221,6 +222,9 @@ def test_real_files_import_and_rerun_imports_zero(db, preset, filename, rows):
     assert again.imported == 0 and again.existing == report.imported
     sample = Complaint.objects.filter(import_record__source=mapping["source"]).select_related("category").first()
     assert sample.closed_at is not None and sample.triage
+    # the analytics facts and day counts follow the import (inline in tests; queued otherwise)
+    assert ComplaintFact.objects.count() == Complaint.objects.count() == report.imported
+    assert sum(Rollup.objects.filter(grain="d", channel=ALL).values_list("n", flat=True)) == report.imported
     if preset == "car-complaints":
         assert Complaint.objects.filter(category__code="pq_engine").count() >= 100
         assert sample.about.get("brand")

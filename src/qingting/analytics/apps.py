@@ -15,6 +15,7 @@ class AnalyticsConfig(AppConfig):
         hooks.register("created", facts.on_created)
         hooks.register("step_changed", facts.on_step_changed)
         hooks.register("updated", facts.on_updated)
+        hooks.register("imported", facts.on_imported)
 
         from . import tasks
 

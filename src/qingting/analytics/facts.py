@@ -9,9 +9,14 @@ Definitions (also in docs/analytics.md):
   within the 180 days before;
 - malicious flag = triage nature `suspected_malicious`.
 
-The complaint hooks call `refresh_fact` inside the complaint's transaction: one read of
-the old fact, one upsert of the new one, and one (or two, when a dimension changed)
-upserts of rollup deltas. Changes that run no hook (manual escalation, assignment,
+The complaint hooks only queue the complaint (`FactQueue`, one upsert in the complaint's
+transaction); after the commit `drain_queue()` runs in the background (a Celery task with a
+broker, a coalescing thread without one; the periodic job `analytics.drain` as a safety
+net) and calls `refresh_fact` per complaint: one read of the old fact, one upsert of the
+new one, and one (or two, when a dimension changed) upserts of rollup deltas. So the
+dashboard follows within about a second and registering a complaint does not wait for it.
+`QINGTING_ANALYTICS_INLINE = True` refreshes inside the complaint's transaction instead
+(the tests, for determinism). Changes that run no hook (manual escalation, assignment,
 messages) bump `Complaint.updated_at`; `sync_changed()` (a periodic job) picks them up.
 """
 from __future__ import annotations
@@ -28,6 +33,8 @@ from django.db.models import F, Min, Window
 from django.db.models.functions import Lag
 from django.utils import timezone
 
+from qingting.core import background
+
 from .models import (
     ALL,
     GRAIN_DAY,
@@ -36,6 +43,7 @@ from .models import (
     ROLLUP_MEASURES,
     SLA_FIELDS,
     ComplaintFact,
+    FactQueue,
     Rollup,
     SyncMark,
     Tally,
@@ -445,25 +453,89 @@ def data_version() -> int:
 
 # ------------------------------------------------------------------ hooks
 
-def on_created(complaint, actor) -> None:
-    refresh_fact(complaint)
-    # A back-dated complaint can make a later one of the same customer a repeat.
-    from qingting.complaints.models import Complaint
+def _inline() -> bool:
+    from django.conf import settings
 
-    later = (Complaint.objects.filter(customer_id=complaint.customer_id, received_at__gte=complaint.received_at,
-                                      received_at__lte=complaint.received_at + REPEAT_WINDOW,
-                                      analytics_fact__repeat=False)
-             .exclude(pk=complaint.pk).exclude(received_at=complaint.received_at, pk__lt=complaint.pk))
-    for other in later[:50]:
-        refresh_fact(other, fresh=True)
+    return bool(getattr(settings, "QINGTING_ANALYTICS_INLINE", False))
+
+
+def queue(complaint_ids: list[int]) -> None:
+    """Queue complaints' facts for the background refresh (in the caller's transaction)."""
+    table = _table(FactQueue)
+    now = timezone.now()
+    with connection.cursor() as cur:
+        for i in range(0, len(complaint_ids), 1000):
+            part = complaint_ids[i:i + 1000]
+            cur.execute(f"INSERT INTO {table} (complaint_id, queued_at) VALUES {', '.join(['(%s, %s)'] * len(part))} "
+                        f"ON CONFLICT (complaint_id) DO NOTHING", [v for pk in part for v in (pk, now)])
+    transaction.on_commit(DRAIN.kick)
+
+
+def on_created(complaint, actor) -> None:
+    if _inline():
+        add_facts([complaint.pk])
+    else:
+        queue([complaint.pk])
 
 
 def on_step_changed(complaint, old_step, new_step, actor, transition_kind) -> None:
-    refresh_fact(complaint)
+    if _inline():
+        refresh_fact(complaint)
+    else:
+        queue([complaint.pk])
 
 
 def on_updated(complaint, changes, actor) -> None:
-    refresh_fact(complaint)
+    if _inline():
+        refresh_fact(complaint)
+    else:
+        queue([complaint.pk])
+
+
+def on_imported(complaint_ids) -> None:
+    if _inline():
+        add_facts(complaint_ids)
+    else:
+        queue(complaint_ids)
+
+
+def _claim(batch: int) -> list[int]:
+    """Take up to `batch` queued complaints off the queue (committed at once; on PostgreSQL several
+    drains never take the same rows). A crash after the claim loses nothing that `sync_changed`
+    would not find: the complaint's fact is missing or older than the complaint."""
+    table = _table(FactQueue)
+    with transaction.atomic(), connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(f"DELETE FROM {table} WHERE complaint_id IN (SELECT complaint_id FROM {table} "
+                        f"ORDER BY queued_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING complaint_id", [batch])
+            return sorted(pk for (pk,) in cur.fetchall())
+        ids = list(FactQueue.objects.order_by("queued_at").values_list("complaint_id", flat=True)[:batch])
+        FactQueue.objects.filter(complaint_id__in=ids).delete()
+        return sorted(ids)
+
+
+def drain_queue(batch: int = 1000, limit: int | None = None) -> int:
+    """Compute the facts of queued complaints, `batch` per transaction, until the queue is empty (or
+    `limit` were done): new complaints together (`add_facts`), changed ones one by one. Complaint
+    rows are locked in id order, as the hooks' transactions hold them: no deadlock. Returns how many."""
+    from qingting.complaints.models import Complaint
+
+    done = 0
+    while limit is None or done < limit:
+        claimed = _claim(batch)
+        if not claimed:
+            break
+        with transaction.atomic():
+            locked = list(Complaint.objects.select_for_update().filter(pk__in=claimed).order_by("pk")
+                          .values_list("pk", flat=True))
+            added = set(add_facts(locked))
+            for c in Complaint.objects.filter(pk__in=[pk for pk in locked if pk not in added]):
+                refresh_fact(c)
+        done += len(claimed)
+    return done
+
+
+DRAIN = background.Coalesced("analytics-drain", drain_queue, task_name="qingting.analytics.drain")
 
 
 # ------------------------------------------------------------------ periodic sync and full rebuild
@@ -528,6 +600,88 @@ def _repeat_ids() -> set[int]:
     return out
 
 
+FACT_SOURCE = ("id", "received_at", "department_id", "category_id", "channel", "priority", "profile_id",
+               "assignee_id", "about", "closed_at", "reopen_count", "escalation_level", "triage", "root_cause",
+               "updated_at", "customer_id")
+
+
+def _facts_of_rows(rows: list[tuple], events, repeats: set[int]) -> list[tuple[int, dict]]:
+    """[(complaint id, fact)] of Complaint rows read as FACT_SOURCE; `events` holds their first responses."""
+    ids = [r[0] for r in rows]
+    firsts = dict(events.filter(kind__in=FIRST_RESPONSE_KINDS).values("complaint_id").annotate(m=Min("at"))
+                  .values_list("complaint_id", "m"))
+    slas, stars = sla_counts(ids), survey_stars(ids)
+    out = []
+    for (pk, received, dept, cat, channel, prio, prof, assignee, about, closed_at, reopen, esc, triage, root,
+         updated, _customer) in rows:
+        out.append((pk, fact_values(received_at=received, department_id=dept, category_id=cat, channel=channel,
+                                    priority=prio, profile_id=prof, assignee_id=assignee, about=about,
+                                    closed_at=closed_at, reopen_count=reopen, escalation_level=esc, triage=triage,
+                                    root_cause=root, first_response_at=firsts.get(pk), repeat=pk in repeats,
+                                    updated_at=updated, sla=slas.get(pk), stars=stars.get(pk, 0))))
+    return out
+
+
+def _repeats_around(rows: list[tuple]) -> tuple[set[int], set[int]]:
+    """For new complaints (FACT_SOURCE rows): which of them repeat an earlier complaint of their customer
+    within REPEAT_WINDOW, and which other complaints of those customers they make repeats (a
+    back-dated complaint arriving late). One query over the customers' complaints in the window."""
+    from qingting.complaints.models import Complaint
+
+    new_ids = {r[0] for r in rows}
+    by_customer: dict[int, list[tuple]] = {}
+    for r in rows:
+        by_customer.setdefault(r[15], []).append((r[1], r[0]))
+    lo = min(r[1] for r in rows) - REPEAT_WINDOW
+    hi = max(r[1] for r in rows) + REPEAT_WINDOW
+    history: dict[int, list[tuple]] = {}
+    for customer, received, pk in (Complaint.objects.filter(customer_id__in=list(by_customer), received_at__gte=lo,
+                                                            received_at__lte=hi)
+                                   .values_list("customer_id", "received_at", "id")):
+        history.setdefault(customer, []).append((received, pk))
+    repeats, made_repeats = set(), set()
+    for customer, news in by_customer.items():
+        seen = sorted(history.get(customer, []))
+        for received, pk in news:
+            if any(received - REPEAT_WINDOW <= r and (r, p) < (received, pk) for r, p in seen):
+                repeats.add(pk)
+            made_repeats.update(p for r, p in seen
+                                if p not in new_ids and (r, p) > (received, pk) and r - received <= REPEAT_WINDOW)
+    return repeats, made_repeats
+
+
+def add_facts(ids) -> list[int]:
+    """Facts of complaints that have none yet, computed together: one read of the rows, their first
+    responses, links, deadlines and surveys; one COPY of the facts; their rollup and tally
+    contributions summed into one upsert each. The caller holds the complaint rows (or they are
+    new). Returns the ids that got a fact."""
+    from qingting.complaints.models import Complaint, Event
+
+    rows = list(Complaint.objects.filter(pk__in=list(ids), analytics_fact__isnull=True).order_by("id")
+                .values_list(*FACT_SOURCE))
+    if not rows:
+        return []
+    new_ids = [r[0] for r in rows]
+    repeats, made_repeats = _repeats_around(rows)
+    facts = _facts_of_rows(rows, Event.objects.filter(complaint_id__in=new_ids), repeats | repeat_link_ids(new_ids))
+    _insert_facts([(pk, *(f[c] for c in FACT_FIELDS)) for pk, f in facts])
+    rollup: dict[tuple, tuple[int, dict]] = {}
+    tally: Counter = Counter()
+    for _, fact in facts:
+        for key, (c1, m) in contribution(fact).items():
+            total = rollup.setdefault(key, (c1, dict.fromkeys(ROLLUP_MEASURES, 0)))[1]
+            for k in ROLLUP_MEASURES:
+                total[k] += m[k]
+        tally.update(tally_contribution(fact))
+    _apply_rollup_delta(rollup)
+    _apply_tally_delta(tally)
+    for other in (Complaint.objects.select_for_update().filter(pk__in=made_repeats, analytics_fact__repeat=False)
+                  .order_by("pk")):
+        refresh_fact(other, fresh=True)
+    bump_version()
+    return new_ids
+
+
 def rebuild(*, batch: int = 5000, progress=None) -> int:
     """Recompute every fact and the rollups from the complaints (`qingting analytics-rebuild`)."""
     from qingting.complaints.models import Complaint, Event
@@ -544,29 +698,14 @@ def rebuild(*, batch: int = 5000, progress=None) -> int:
                 cur.execute(f"DELETE FROM {_table(Tally)}")
                 cur.execute(f"DELETE FROM {_table(ComplaintFact)}")
         last_id = 0
-        fields = ("id", "received_at", "department_id", "category_id", "channel", "priority", "profile_id",
-                  "assignee_id", "about", "closed_at", "reopen_count", "escalation_level", "triage", "root_cause",
-                  "updated_at")
         while True:
-            rows = list(Complaint.objects.filter(id__gt=last_id).order_by("id").values_list(*fields)[:batch])
+            rows = list(Complaint.objects.filter(id__gt=last_id).order_by("id").values_list(*FACT_SOURCE)[:batch])
             if not rows:
                 break
             lo, hi = rows[0][0], rows[-1][0]
-            firsts = dict(Event.objects.filter(complaint_id__gte=lo, complaint_id__lte=hi, kind__in=FIRST_RESPONSE_KINDS)
-                          .values("complaint_id").annotate(m=Min("at")).values_list("complaint_id", "m"))
-            links = repeat_link_ids([r[0] for r in rows])
-            batch_ids = [r[0] for r in rows]
-            slas, stars = sla_counts(batch_ids), survey_stars(batch_ids)
-            values = []
-            for (pk, received, dept, cat, channel, prio, prof, assignee, about, closed_at, reopen, esc, triage, root,
-                 updated) in rows:
-                f = fact_values(received_at=received, department_id=dept, category_id=cat, channel=channel,
-                                priority=prio, profile_id=prof, assignee_id=assignee, about=about, closed_at=closed_at,
-                                reopen_count=reopen, escalation_level=esc, triage=triage, root_cause=root,
-                                first_response_at=firsts.get(pk), repeat=pk in repeats or pk in links,
-                                updated_at=updated, sla=slas.get(pk), stars=stars.get(pk, 0))
-                values.append((pk, *(f[c] for c in FACT_FIELDS)))
-            _insert_facts(values)
+            firsts = Event.objects.filter(complaint_id__gte=lo, complaint_id__lte=hi)
+            facts = _facts_of_rows(rows, firsts, repeats | repeat_link_ids([r[0] for r in rows]))
+            _insert_facts([(pk, *(f[c] for c in FACT_FIELDS)) for pk, f in facts])
             total += len(rows)
             last_id = hi
             if progress:

@@ -157,6 +157,18 @@ TALLY_KINDS = ("series", "product", "brand", "emotion", "persona", "root", "frt"
                "hstars")
 
 
+class FactQueue(models.Model):
+    """Complaints whose fact must be (re)computed: written by the complaint hooks and the import,
+    drained in the background (`facts.drain_queue`). One row per complaint however often it
+    changed before the drain ran."""
+
+    complaint_id = models.BigIntegerField(primary_key=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["queued_at"], name="fact_queue_order")]
+
+
 class SyncMark(models.Model):
     """How far the periodic sync has read other apps' changes (SLA deadlines, surveys)."""
 

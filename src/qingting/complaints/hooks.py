@@ -15,6 +15,9 @@ on_created: list[Callable] = []
 on_step_changed: list[Callable] = []
 # fn(complaint, changes: dict[field, (old, new)], actor) -> None
 on_updated: list[Callable] = []
+# fn(complaint_ids: list[int]) -> None: complaints written in bulk as closed history (the import),
+# which run no `created` hook (no deadlines or escalation for the past); derived data follows.
+on_imported: list[Callable] = []
 # fn(complaint, actor, extra: dict) -> extra dict merged into the API output
 output_extras: list[Callable] = []
 # fn(request, complaint) -> None or {"template", "context", "column": "main"|"side"|"top", "order", "css": [...]}
@@ -28,7 +31,7 @@ queue_annotations: list[Callable] = []
 
 def register(kind: str, fn: Callable) -> Callable:
     target = {"created": on_created, "step_changed": on_step_changed, "updated": on_updated,
-              "output": output_extras, "panel": detail_panels, "queue": queue_annotations}[kind]
+              "imported": on_imported, "output": output_extras, "panel": detail_panels, "queue": queue_annotations}[kind]
     if fn not in target:
         target.append(fn)
     return fn

@@ -11,7 +11,8 @@ reply) rows directly: numbers from `reserve_numbers(day, n)` for the day the com
 was received, tracking codes from `new_tracking_code()`, search text from
 `search_document`, triage from `triage_link.analyze_complaint`. Customers are matched by
 normalised mobile / e-mail. Complaints imported as closed history do not run the
-`created` hooks (no deadlines for the past); open ones do.
+`created` hooks (no deadlines for the past) but the `imported` hook, once per batch (the
+analytics facts are queued and computed in the background); open ones run `created`.
 """
 from __future__ import annotations
 
@@ -456,6 +457,8 @@ def write_rows(plan: Plan, rows: list[Row], analyses: list[tuple], *, actor, var
 
         duplicates.insert_index([(pk, cust, when, sig) for pk, cust, when, sig, _ in index],
                                 [(k, pk) for pk, _, _, _, bands in index for k in bands])
+        for hook in hooks.on_imported:
+            hook(ids)
     else:
         for c in Complaint.objects.filter(pk__in=ids).select_related("step", "customer", "category", "profile",
                                                                      "variant", "department"):

@@ -7,6 +7,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from qingting.accounts.models import User
+from qingting.core import background
 from qingting.core.errors import ServiceError
 from qingting.intake.actors import system_user
 from qingting.intake.importer import mapping as mapping_mod
@@ -81,6 +82,10 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
         else:
             self._print(report, opts)
+        if report.written and report.imported:
+            if not opts["json"]:
+                self.stdout.write("正在更新统计数据（投诉分析）……")
+            background.wait_all()
         if report.error_count and not opts["skip_invalid"]:
             raise CommandError("导入未执行：存在无效行" if not opts["dry_run"] else "试运行发现无效行")
 
