@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from qingting.analytics.models import ALL, ComplaintFact, Rollup
-from qingting.complaints.models import Complaint, Event, Message
+from qingting.complaints.models import Complaint, ComplaintFlag, Event, Message
 from qingting.core.errors import Invalid, TooLarge
 from qingting.intake.actors import system_user
 from qingting.intake.importer import mapping as mapping_mod
@@ -222,6 +222,13 @@ def test_real_files_import_and_rerun_imports_zero(db, preset, filename, rows):
     assert again.imported == 0 and again.existing == report.imported
     sample = Complaint.objects.filter(import_record__source=mapping["source"]).select_related("category").first()
     assert sample.closed_at is not None and sample.triage
+    # the queue columns and flags are filled as for a complaint registered one by one
+    analysed = Complaint.objects.filter(import_record__source=mapping["source"]).exclude(emotion="")
+    assert analysed.count() == report.imported
+    flagged = ComplaintFlag.objects.filter(complaint__import_record__source=mapping["source"])
+    assert flagged.filter(kind="persona").exists()
+    one = analysed.exclude(persona="").first()
+    assert one is not None and flagged.filter(complaint=one, kind="persona", code=one.persona).exists()
     # the analytics facts and day counts follow the import (inline in tests; queued otherwise)
     assert ComplaintFact.objects.count() == Complaint.objects.count() == report.imported
     assert sum(Rollup.objects.filter(grain="d", channel=ALL).values_list("n", flat=True)) == report.imported

@@ -354,37 +354,39 @@ def _rollup_delta(old: dict | None, new: dict) -> dict[tuple, tuple[int, dict]]:
     return {k: v for k, v in delta.items() if any(v[1].values())}
 
 
-def _apply_rollup_delta(delta: dict[tuple, tuple[int, dict]]) -> None:
-    """One multi-row upsert (keys are unique within the statement)."""
-    if not delta:
+def _upsert_add(model, keys: tuple, cols: list[str], rows: list[tuple], update: str) -> None:
+    """Upsert many rows: `INSERT … ON CONFLICT (keys) DO UPDATE SET update`. PostgreSQL takes every
+    column as one array (`unnest`: a short statement, whatever the number of rows); SQLite takes
+    rows of VALUES, in chunks under its limit on statement parameters."""
+    if not rows:
         return
-    table = _table(Rollup)
-    cols = [*ROLLUP_KEYS, "category1_id", *ROLLUP_MEASURES]
-    params, rows = [], []
-    for key, (c1, m) in delta.items():
-        params.extend([*key, c1, *(m[k] for k in ROLLUP_MEASURES)])
-        rows.append(f"({', '.join(['%s'] * len(cols))})")
-    updates = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in ROLLUP_MEASURES)
-    sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES {', '.join(rows)} "
-           f"ON CONFLICT ({', '.join(ROLLUP_KEYS)}) DO UPDATE SET {updates}, category1_id = excluded.category1_id")
+    table = _table(model)
+    head = f"INSERT INTO {table} ({', '.join(cols)}) "
+    tail = f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {update}"
     with connection.cursor() as cur:
-        cur.execute(sql, params)
+        if connection.vendor == "postgresql":
+            types = [model._meta.get_field(c).db_type(connection) for c in cols]
+            arrays = ", ".join(f"%s::{t}[]" for t in types)
+            cur.execute(f"{head}SELECT * FROM unnest({arrays}){tail}", [list(col) for col in zip(*rows)])
+            return
+        per = max(1, 30000 // len(cols))
+        mark = f"({', '.join(['%s'] * len(cols))})"
+        for i in range(0, len(rows), per):
+            part = rows[i:i + per]
+            cur.execute(f"{head}VALUES {', '.join([mark] * len(part))}{tail}", [v for r in part for v in r])
+
+
+def _apply_rollup_delta(delta: dict[tuple, tuple[int, dict]]) -> None:
+    table = _table(Rollup)
+    rows = [(*key, c1, *(m[k] for k in ROLLUP_MEASURES)) for key, (c1, m) in delta.items()]
+    updates = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in ROLLUP_MEASURES)
+    _upsert_add(Rollup, ROLLUP_KEYS, [*ROLLUP_KEYS, "category1_id", *ROLLUP_MEASURES], rows,
+                f"{updates}, category1_id = excluded.category1_id")
 
 
 def _apply_tally_delta(delta: Counter) -> None:
-    delta = {k: v for k, v in delta.items() if v}
-    if not delta:
-        return
-    table = _table(Tally)
-    cols = [*TALLY_KEYS, "n"]
-    params, rows = [], []
-    for key, n in delta.items():
-        params.extend([*key, n])
-        rows.append(f"({', '.join(['%s'] * len(cols))})")
-    sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES {', '.join(rows)} "
-           f"ON CONFLICT ({', '.join(TALLY_KEYS)}) DO UPDATE SET n = {table}.n + excluded.n")
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
+    rows = [(*key, n) for key, n in delta.items() if n]
+    _upsert_add(Tally, TALLY_KEYS, [*TALLY_KEYS, "n"], rows, f"n = {_table(Tally)}.n + excluded.n")
 
 
 def _upsert_fact(complaint_id: int, fact: dict) -> None:

@@ -459,38 +459,18 @@ TRIAGE_FIELDS = ["emotion", "emotion_intensity", "persona", "suspected_malicious
 
 def _denormalise_triage(c: Complaint) -> list[str]:
     """Copy the labels queues filter on out of the triage snapshot (defensively: it may be empty)."""
-    t = c.triage if isinstance(c.triage, dict) else {}
-    emotion = t.get("emotion") if isinstance(t.get("emotion"), dict) else {}
-    personas = [p for p in t.get("personas") or [] if isinstance(p, dict) and p.get("code")]
-    nature = t.get("nature") if isinstance(t.get("nature"), dict) else {}
-    c.emotion = str(emotion.get("code") or "")[:24]
-    try:
-        c.emotion_intensity = max(0.0, min(1.0, float(emotion.get("intensity") or 0.0)))
-    except (TypeError, ValueError):
-        c.emotion_intensity = 0.0
-    top = max(personas, key=lambda p: p.get("score") or 0, default=None)
-    c.persona = str(top["code"])[:24] if top else ""
-    c.suspected_malicious = nature.get("code") == "suspected_malicious"
+    for name, value in triage_link.triage_columns(c.triage).items():
+        setattr(c, name, value)
     return TRIAGE_FIELDS
 
 
 def _write_flags(c: Complaint, *, new: bool = False) -> None:
     from .models import ComplaintFlag
 
-    t = c.triage if isinstance(c.triage, dict) else {}
-    flags = {}
-    for kind, key in (("signal", "signals"), ("persona", "personas")):
-        for item in t.get(key) or []:
-            if isinstance(item, dict) and item.get("code"):
-                try:
-                    score = float(item.get("score") or 0.0)
-                except (TypeError, ValueError):
-                    score = 0.0
-                flags[(kind, str(item["code"])[:24])] = score
     if not new:
         ComplaintFlag.objects.filter(complaint=c).delete()
     ComplaintFlag.objects.bulk_create([ComplaintFlag(complaint=c, kind=k, code=code, score=score)
-                                       for (k, code), score in flags.items()])
+                                       for k, code, score in triage_link.triage_flags(c.triage)])
 
 
 def retriage_complaint(number: str, *, actor) -> Complaint:

@@ -177,3 +177,35 @@ def label_choices() -> dict:
     pick = lambda section: [(code, v.get("zh", code)) for code, v in data.get(section, {}).items()  # noqa: E731
                             if isinstance(v, dict)]
     return {"emotions": pick("emotion"), "personas": pick("persona"), "signals": pick("crisis")}
+
+
+def triage_columns(triage) -> dict:
+    """The complaint columns copied out of a triage snapshot so queues filter and sort on them
+    (emotion, emotion_intensity, persona, suspected_malicious); defensive: it may be empty or odd."""
+    t = triage if isinstance(triage, dict) else {}
+    emotion = t.get("emotion") if isinstance(t.get("emotion"), dict) else {}
+    personas = [p for p in t.get("personas") or [] if isinstance(p, dict) and p.get("code")]
+    nature = t.get("nature") if isinstance(t.get("nature"), dict) else {}
+    try:
+        intensity = max(0.0, min(1.0, float(emotion.get("intensity") or 0.0)))
+    except (TypeError, ValueError):
+        intensity = 0.0
+    top = max(personas, key=lambda p: p.get("score") or 0, default=None)
+    return {"emotion": str(emotion.get("code") or "")[:24], "emotion_intensity": intensity,
+            "persona": str(top["code"])[:24] if top else "",
+            "suspected_malicious": nature.get("code") == "suspected_malicious"}
+
+
+def triage_flags(triage) -> list[tuple[str, str, float]]:
+    """[(kind, code, score)]: the crisis signals and personas of a snapshot, as ComplaintFlag rows."""
+    t = triage if isinstance(triage, dict) else {}
+    flags = {}
+    for kind, key in (("signal", "signals"), ("persona", "personas")):
+        for item in t.get(key) or []:
+            if isinstance(item, dict) and item.get("code"):
+                try:
+                    score = float(item.get("score") or 0.0)
+                except (TypeError, ValueError):
+                    score = 0.0
+                flags[(kind, str(item["code"])[:24])] = score
+    return [(kind, code, score) for (kind, code), score in flags.items()]

@@ -31,8 +31,8 @@ from django.utils import timezone
 
 from qingting.accounts.models import Department
 from qingting.complaints import hooks, services, triage_link
-from qingting.complaints.models import (Category, Channel, Complaint, Customer, Event, IndustryProfile, Message,
-                                        Priority, StepOwner)
+from qingting.complaints.models import (Category, Complaint, ComplaintFlag, Customer, Event, IndustryProfile,
+                                        Message, Priority, StepOwner)
 from qingting.complaints.profiles import validate_about
 from qingting.core.errors import Invalid, ServiceError
 from qingting.core.text import normalise_email, normalise_mobile, search_document
@@ -40,7 +40,7 @@ from qingting.core.text import normalise_email, normalise_mobile, search_documen
 from ..models import ImportedRecord, ImportJob
 from . import fastinsert
 from .dates import parse_datetime
-from .mapping import TARGET_LABELS, check_mapping
+from .mapping import check_mapping
 from .readers import open_table
 
 BATCH = 1000
@@ -307,7 +307,8 @@ def analyse(items: list[tuple]) -> list[tuple]:
     """CPU-bound work per row, run in worker processes for big files.
 
     (subject, description, channel, profile, name) → (triage JSON, priority, category keys,
-    search document without the number, signature bytes | None, band keys).
+    search document without the number, signature bytes | None, band keys, the triage columns
+    (emotion, persona …), the flag rows).
     """
     from qingting.intake import duplicates
 
@@ -327,7 +328,8 @@ def analyse(items: list[tuple]) -> list[tuple]:
         sig = duplicates.signature(f"{subject}\n{description}")
         out.append((fastinsert.json_text(analysis), prio, keys, search_document(subject, description, name),
                     sig.tobytes() if sig is not None else None,
-                    duplicates.band_keys(sig) if sig is not None else []))
+                    duplicates.band_keys(sig) if sig is not None else [],
+                    triage_link.triage_columns(analysis), triage_link.triage_flags(analysis)))
     return out
 
 
@@ -413,7 +415,8 @@ def write_rows(plan: Plan, rows: list[Row], analyses: list[tuple], *, actor, var
     actor_id = actor.pk if getattr(actor, "pk", None) else None
     cc, ce, cm, co = cols(Complaint), cols(Event, False), cols(Message, False), cols(StepOwner, False)
     complaints, events, records, messages, owners, index = [], [], [], [], [], []
-    for r, pk, (triage_json, prio, cat_keys, doc, sig, bands) in zip(rows, ids, analyses):
+    flags = []
+    for r, pk, (triage_json, prio, cat_keys, doc, sig, bands, triage_cols, triage_flags) in zip(rows, ids, analyses):
         number = numbers[id(r)]
         cat = r.category
         if cat is None:
@@ -426,8 +429,9 @@ def write_rows(plan: Plan, rows: list[Row], analyses: list[tuple], *, actor, var
             customer_id=r.customer["id"], subject=r.subject, description=r.description, profile_id=plan.profile.pk,
             about=fastinsert.json_text(r.about), department_id=r.department.pk if r.department else None,
             category_id=cat.pk if cat else None, category_confirmed=r.category is not None, priority=priority,
-            variant_id=variant.pk, step_id=step.pk, closed_at=closed_at, triage=triage_json,
+            variant_id=variant.pk, step_id=step.pk, closed_at=closed_at, triage=triage_json, **triage_cols,
             search_text=f"{search_document(number)} {doc}".strip()))
+        flags.extend((pk, kind, code, score) for kind, code, score in triage_flags)
         events.append(ce.row(
             complaint_id=pk, kind="complaint.created", actor_id=actor_id, at=now,
             customer_visible=True, note=step.customer_text, before="{}",
@@ -450,6 +454,7 @@ def write_rows(plan: Plan, rows: list[Row], analyses: list[tuple], *, actor, var
     cc.insert(complaints)
     ce.insert(events)
     fastinsert.insert_rows(ImportedRecord, ["source", "external_id", "complaint_id", "extra", "imported_at"], records)
+    fastinsert.insert_rows(ComplaintFlag, ["complaint_id", "kind", "code", "score"], flags)
     cm.insert([cm.row(**m) for m in messages])
     co.insert([co.row(**o) for o in owners])
     if closed:
