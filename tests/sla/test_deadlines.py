@@ -100,6 +100,29 @@ def test_leaving_accept_meets_first_response_and_close_meets_resolution(new_comp
     assert res.state == "met" and res.met_at is not None
 
 
+def test_reopen_restarts_the_resolution_clock_and_a_second_close_meets_it(new_complaint, people):
+    c = new_complaint(profile="finance")
+    complaint_services.transition_complaint(c.number, actor=people["agent"], to="soothe")
+    first = dl(c, "resolution")
+    Complaint.objects.filter(pk=c.pk).update(step=c.variant.steps.get(code="negotiate"))
+    close = {"root_cause": "配件缺货", "lessons_learned": "提前备货", "override_reason": "客户已电话确认接受",
+             "customer_answer": "accept"}
+    complaint_services.transition_complaint(c.number, actor=people["supervisor"], to="close", data=dict(close))
+    complaint_services.transition_complaint(c.number, actor=people["supervisor"], to="confirm",
+                                            data={"reason": "客户反映问题复发"})
+    resolutions = list(Deadline.objects.filter(complaint=c, kind="resolution").order_by("id"))
+    assert [d.state for d in resolutions] == ["met", "running"]
+    again = resolutions[1]
+    assert again.pk != first.pk and again.starts_at > first.starts_at and again.due_at >= first.due_at
+    started = Event.objects.filter(complaint=c, kind="deadline.started").order_by("-id").first()
+    assert started.after["deadline_id"] == again.pk and "重新打开" in started.note
+    Complaint.objects.filter(pk=c.pk).update(step=c.variant.steps.get(code="negotiate"))
+    complaint_services.transition_complaint(c.number, actor=people["supervisor"], to="close", data=dict(close))
+    again.refresh_from_db()
+    assert again.state == "met"
+    assert Deadline.objects.filter(complaint=c, kind="resolution").count() == 2
+
+
 def test_pause_and_resume_with_reason(new_complaint, people):
     c = new_complaint(profile="finance")
     start = at(2026, 3, 2, 10)  # Monday

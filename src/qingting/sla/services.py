@@ -157,20 +157,25 @@ def _deadline_after(d: Deadline) -> dict:
 
 # ------------------------------------------------------------------ setting deadlines
 
-def start_deadlines(c: Complaint, starts_on: str, at: dt.datetime, *, actor=None, now=None) -> list[Deadline]:
-    """Create the deadlines of the complaint's policy that start on `starts_on`, counted from `at`."""
+def start_deadlines(c: Complaint, starts_on: str, at: dt.datetime, *, actor=None, now=None,
+                    kinds=None, note: str = "") -> list[Deadline]:
+    """Create the deadlines of the complaint's policy that start on `starts_on` (or, with `kinds`,
+    those of these kinds whatever they start on), counted from `at` — unless one of the same kind
+    and name is still open. A deadline met before (e.g. before a reopen) does not stop a new one."""
     now = now or timezone.now()
     policy, rules = select(c)
     if policy is None:
         return []
-    existing = set(Deadline.objects.filter(complaint=c).exclude(state=S.CANCELLED).values_list("kind", "name"))
+    open_ = set(Deadline.objects.filter(complaint=c, met_at__isnull=True).exclude(state=S.CANCELLED)
+                .values_list("kind", "name"))
     policy_row = SlaPolicy.objects.filter(code=policy.code).first()
     cal = config.calendar(policy.calendar)
     created = []
     for (kind, name), rule in rules.items():
-        if rule.starts_on != starts_on or kind == "promise" or (kind, name) in existing:
+        wanted = kind in kinds if kinds is not None else rule.starts_on == starts_on
+        if not wanted or kind == "promise" or (kind, name) in open_:
             continue
-        d = _new_deadline(c, rule, policy, policy_row, cal, at, actor=actor, now=now)
+        d = _new_deadline(c, rule, policy, policy_row, cal, at, actor=actor, now=now, note=note)
         if d is not None:
             created.append(d)
     return created
@@ -241,8 +246,14 @@ def on_created(c: Complaint, actor) -> None:
         _escalate_now(c, triggers)
 
 
+REOPEN_RESTARTS = ("resolution",)  # a reopened complaint must be resolved again, on a fresh clock
+
+
 def on_step_changed(c: Complaint, old_step, new_step, actor, transition_kind) -> None:
     now = timezone.now()
+    if transition_kind == "reopen":
+        start_deadlines(c, "", now, actor=actor, now=now, kinds=REOPEN_RESTARTS, note="投诉重新打开，重新计时")
+        return
     first = _is_first_step(old_step)
     if first and transition_kind != "back":
         complete_kinds(c, ("first_response", "contact"), now, actor=actor, how="accepted")
