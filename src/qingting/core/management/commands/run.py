@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from qingting.core import background
+
 
 class Command(BaseCommand):
     help = "Run Qingting: migrate, (demo data), serve on 127.0.0.1:8000 with the periodic jobs."
@@ -20,6 +22,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         if demo:
             call_command("demo", if_empty=True)
+        background.wait_all()  # the demo's after-commit work finishes before gunicorn forks its worker
         run_jobs = not no_jobs and not settings.REDIS_URL
         self.stdout.write(self.style.SUCCESS(f"倾听 Qingting → http://{bind}/  (jobs in-process: {run_jobs})"))
         serve(bind=bind, threads=threads, run_jobs=run_jobs)
