@@ -43,8 +43,12 @@ def evaluate(m: BurstModel, t: Thresholds, labels: Mapping[str, str], keys: Iter
     windows, keep = m.windows, m.keep
     totals = {w: m.window_count(m.total, w) for w in windows}
     floors = m.volume_floors(base_total, hist_h)
+    volume = {w: max(totals[w], floors[w]) for w in windows}   # n of the Beta-Binomial
+    limits = {False: (t.min_count, t.min_ratio, t.min_score),
+              True: (t.text_min_count, t.text_min_ratio, t.text_min_score)}
     floor_count = min(t.min_count, t.text_min_count)
     quiet = t.episode_quiet_days * 24
+    check_share = hist_h > 1.0 and base_total > 0
     edge = now - keep
     groups = m.groups
     candidates: list[tuple[float, str, dict[str, Any]]] = []
@@ -52,32 +56,31 @@ def evaluate(m: BurstModel, t: Thresholds, labels: Mapping[str, str], keys: Iter
         g = groups.get(key)
         if g is None or g.wc < floor_count:   # wc only shrinks when folded
             continue
-        if g.buckets and next(iter(g.buckets)) <= edge:
+        if next(iter(g.buckets)) <= edge:
             m.fold(g)
         is_text = key[0] == "t"
-        if is_text:
-            min_count, min_ratio, min_score = t.text_min_count, t.text_min_ratio, t.text_min_score
-        else:
-            min_count, min_ratio, min_score = t.min_count, t.min_ratio, t.min_score
+        min_count, min_ratio, min_score = limits[is_text]
         if g.wc < min_count:
             continue
         if g.ep_count and now - g.ep_last > quiet:
             m.end_episode(key, g)
-        if is_text and hist_h > 1.0 and base_total > 0:
-            if m.base_at(g, now) / base_total > t.text_max_doc_share:
-                continue
+        if is_text and check_share and m.base_at(g, now) / base_total > t.text_max_doc_share:
+            continue
         best: tuple[float, int, float] | None = None
         hot = False
-        ab: tuple[float, float] | None = None
+        ab = m.beta(key, g, base_total)
+        a, b = ab
         for w in windows:
+            n = volume[w]
+            lam = n * a / (a + b)
+            if g.wc < min_ratio * lam:   # the count of any window is at most wc: not hot
+                continue
             k_w = g.wc if w >= keep else m.window_count(g, w)
             if k_w < min_count:
                 continue
-            if ab is None:
-                ab = m.beta(key, g, base_total)
-            a, b = ab
-            n = max(totals[w], k_w, floors[w])
-            lam = n * a / (a + b)
+            if k_w > n:
+                n = k_w
+                lam = n * a / (a + b)
             if k_w < min_ratio * lam:
                 continue
             hot = True

@@ -208,26 +208,41 @@ class BurstModel:
         self.by_key: dict[str, deque[WindowDoc]] = {}   # the same, per group
         self.alerted: set[str] = set()        # groups whose episode raised an alert
         self._level_cache: dict[str, str] = {}
+        self._factors: dict[int, float] = {}
 
     # -- counting -----------------------------------------------------------
+
+    def _factor(self, hours: int) -> float:
+        """2^(-hours / half-life), remembered per number of hours."""
+        f = self._factors.get(hours)
+        if f is None:
+            if len(self._factors) > 100_000:
+                self._factors.clear()
+            f = self._factors[hours] = math.pow(2.0, -hours / self.hl)
+        return f
 
     def decay(self, value: float, from_hour: int, to_hour: int) -> float:
         if to_hour <= from_hour or value == 0.0:
             return value
-        return value * math.pow(2.0, -(to_hour - from_hour) / self.hl)
+        return value * self._factor(to_hour - from_hour)
 
     def base_at(self, g: GroupCounts, hour: int) -> float:
-        return self.decay(g.base, g.base_t, hour)
+        """The group's decayed history as of ``hour``."""
+        if hour <= g.base_t or g.base == 0.0:
+            return g.base
+        return g.base * self._factor(hour - g.base_t)
 
     def fold(self, g: GroupCounts) -> None:
         """Move buckets that left the window into the decayed history."""
         if not g.buckets or self.now is None:
             return
         edge = self.now - self.keep
-        if next(iter(g.buckets)) > edge:   # buckets are kept in hour order
-            return
-        old = [h for h in g.buckets if h <= edge]
-        for h in sorted(old):
+        old = []
+        for h in g.buckets:   # buckets are kept in hour order
+            if h > edge:
+                break
+            old.append(h)
+        for h in old:
             c = g.buckets.pop(h)
             g.wc -= c
             if h >= g.base_t:

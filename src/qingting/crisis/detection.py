@@ -70,6 +70,7 @@ class Detector:
         self.labels: dict[str, str] = {}      # problem code → display label
         self.last_prune = _FAR_PAST
         self.last_tick = _FAR_PAST
+        self._hierarchy: dict[Any, list[str]] = {}   # (about, problem) → hierarchy keys
 
     def add(self, c: Complaint) -> list[Alert]:
         """Count one complaint and return the alerts it triggers (possibly none)."""
@@ -117,9 +118,19 @@ class Detector:
 
     def keys_of(self, c: Complaint) -> list[str]:
         """The groups a complaint belongs to."""
-        keys = hierarchy_keys(c.about, c.problem)
-        keys += ["t:" + term for term in text_terms(c.text or "", self.t.stop_terms, self.t.text_common_word_freq)]
-        return keys
+        where = (c.about, c.problem)
+        try:
+            keys = self._hierarchy.get(where)
+        except TypeError:   # an unhashable about (a list): not remembered
+            keys, where = None, None
+        if keys is None:
+            keys = hierarchy_keys(c.about, c.problem)
+            if where is not None:
+                if len(self._hierarchy) > 50_000:
+                    self._hierarchy.clear()
+                self._hierarchy[where] = keys
+        return keys + ["t:" + term for term in text_terms(c.text or "", self.t.stop_terms,
+                                                          self.t.text_common_word_freq)]
 
     def to_state(self) -> dict[str, Any]:
         """JSON-ready state (lists, dicts, numbers, strings)."""
