@@ -158,13 +158,14 @@ class WindowDoc:
         self.id, self.hour, self.keys, self.dedupe = id, hour, keys, dedupe
         self.signals, self.reach, self.snippet, self.path = signals, reach, snippet, path
 
-    def to_list(self) -> list[Any]:
-        return [self.id, self.hour, sorted(self.keys), self.dedupe, sorted(self.signals),
+    def to_list(self, index: dict[str, int]) -> list[Any]:
+        """JSON-ready, the groups given by their number in ``index``."""
+        return [self.id, self.hour, sorted(index[k] for k in self.keys), self.dedupe, sorted(self.signals),
                 self.reach, self.snippet, self.path]
 
     @classmethod
-    def from_list(cls, d: list[Any]) -> "WindowDoc":
-        return cls(str(d[0]), int(d[1]), frozenset(d[2]), str(d[3]), frozenset(d[4]),
+    def from_list(cls, d: list[Any], names: list[str]) -> "WindowDoc":
+        return cls(str(d[0]), int(d[1]), frozenset(names[i] for i in d[2]), str(d[3]), frozenset(d[4]),
                    float(d[5]), str(d[6]), str(d[7]))
 
 
@@ -271,9 +272,11 @@ class BurstModel:
     def count(self, keys: Iterable[str], hour: int, complaint_id: str) -> bool:
         """Count one complaint in its groups (creating new ones); True when it falls inside
         the window. Groups in an episode count it there too."""
-        assert self.now is not None
+        now = self.now
+        assert now is not None
         self.seen += 1
-        in_window = hour > self.now - self.keep
+        in_window = hour > now - self.keep
+        past = 0.0 if in_window else self._factor(now - hour)   # one complaint of `hour`, as of now
         groups = self.groups
         n_terms = 0
         for key in keys:
@@ -282,12 +285,15 @@ class BurstModel:
                 n_terms += 1
             if g is None:
                 g = groups[key] = GroupCounts()
-                g.base_t = self.now
+                g.base_t = now
                 if key[0] == "a":
                     self.levels[level_of(key)] += 1
                 else:
                     self.n_text += 1
-            self._count(g, hour, in_window)
+            if not in_window and g.base_t == now:   # history of a group counted as of now (a rebuild)
+                g.base += past
+            else:
+                self._count(g, hour, in_window)
             if g.ep_count:
                 g.ep_count += 1
                 if g.ep_ids is not None and len(g.ep_ids) < EPISODE_IDS_MAX:
@@ -438,11 +444,16 @@ class BurstModel:
     # -- state --------------------------------------------------------------
 
     def to_state(self) -> dict[str, Any]:
+        """JSON-ready; a complaint of the window names its groups by their number in ``names``
+        (JSON objects such as PostgreSQL's jsonb do not keep the order of their keys)."""
+        names = sorted({k for d in self.docs for k in d.keys})
+        index = {k: i for i, k in enumerate(names)}
         return {"now": self.now, "first": self.first, "seen": self.seen,
                 "total": self.total.to_list(),
                 "groups": {k: g.to_list() for k, g in self.groups.items()},
+                "names": names,
                 "terms_per_doc": round(self.terms_per_doc, 4),
-                "docs": [d.to_list() for d in self.docs]}
+                "docs": [d.to_list(index) for d in self.docs]}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.now, self.first, self.seen = state["now"], state["first"], int(state.get("seen", 0))
@@ -456,5 +467,6 @@ class BurstModel:
             if g.ep_alerted:
                 self.alerted.add(k)
         self.terms_per_doc = float(state.get("terms_per_doc", 0.0))
+        names = state["names"]
         for d in state["docs"]:
-            self.insert_doc(WindowDoc.from_list(d))
+            self.insert_doc(WindowDoc.from_list(d, names))

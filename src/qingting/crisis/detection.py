@@ -29,12 +29,12 @@ keys), ``textsig`` (text terms), ``burst`` (counts, baselines, tail probabilitie
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from .alert_rules import evaluate
 from .burst import BurstModel, WindowDoc, bb_tail_score, dt_of, hour_of, nb_tail_score, poisson_tail_score
 from .groups import Alert, Complaint, Group, encode_pairs, hierarchy_keys
-from .textsig import text_key, text_terms
+from .textsig import MAX_TERMS_PER_DOC, pick_terms, raw_terms, text_key, text_terms
 from .thresholds import Thresholds, ThresholdsError, load_profiles, load_thresholds
 
 __all__ = [
@@ -52,7 +52,7 @@ __all__ = [
     "text_terms",
 ]
 
-STATE_VERSION = 1
+STATE_VERSION = 2   # 2: a window complaint names its groups by number
 SNIPPET_CHARS = 240
 _FAR_PAST = -(10 ** 9)
 
@@ -74,6 +74,25 @@ class Detector:
 
     def add(self, c: Complaint) -> list[Alert]:
         """Count one complaint and return the alerts it triggers (possibly none)."""
+        hour, keys = self._count(c)
+        if keys is None:   # older than the window: history only
+            return []
+        m = self.model
+        return evaluate(m, self.t, self.labels, keys, c.received_at if hour == m.now else dt_of(m.now))
+
+    def count_history(self, complaints: Iterable[Complaint], now: datetime) -> None:
+        """Rebuild the state from past complaints without judging them (a ``tick`` judges the
+        present afterwards). The clock is set to ``now`` first: complaints before the window
+        go straight into the decayed history, those inside it into the window."""
+        m = self.model
+        hour = hour_of(now)
+        if m.now is None or hour > m.now:
+            m.advance(hour)
+        for c in complaints:
+            self._count(c)
+
+    def _count(self, c: Complaint) -> tuple[int, list[str] | None]:
+        """(hour, the complaint's groups), or (hour, None) when it is older than the window."""
         m = self.model
         hour = hour_of(c.received_at)
         if m.first is None or hour < m.first:
@@ -84,7 +103,7 @@ class Detector:
         if c.problem and c.problem_label:
             self.labels[c.problem] = c.problem_label
         if not m.count(keys, hour, c.id):
-            return []
+            return hour, None
         reach = sum(float(v) * self.t.reach_weights.get(k, 0.0)
                     for k, v in (c.reach or {}).items()
                     if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0)
@@ -94,7 +113,7 @@ class Detector:
                   f"i:{c.id}")
         m.insert_doc(WindowDoc(str(c.id), hour, frozenset(keys), dedupe, frozenset(c.signals or ()), reach,
                                text.strip()[:SNIPPET_CHARS], encode_pairs(c.about)))
-        return evaluate(m, self.t, self.labels, keys, c.received_at if hour == m.now else dt_of(m.now))
+        return hour, keys
 
     def tick(self, now: datetime) -> list[Alert]:
         """Periodic job: advance the clock, forget what left the window and re-check the
@@ -129,8 +148,11 @@ class Detector:
                 if len(self._hierarchy) > 50_000:
                     self._hierarchy.clear()
                 self._hierarchy[where] = keys
-        return keys + ["t:" + term for term in text_terms(c.text or "", self.t.stop_terms,
-                                                          self.t.text_common_word_freq)]
+        raw = c.terms if c.terms is not None else raw_terms(c.text or "", self.t.text_common_word_freq)
+        if len(raw) > MAX_TERMS_PER_DOC:
+            raw = pick_terms(raw, self.t.stop_terms)
+        stop = self.t.stop_terms
+        return keys + ["t:" + term for term in raw if term not in stop]
 
     def to_state(self) -> dict[str, Any]:
         """JSON-ready state (lists, dicts, numbers, strings)."""

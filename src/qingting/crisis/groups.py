@@ -29,7 +29,8 @@ class Complaint:
     ``(("brand", "宝马"), ("series", "宝马X1"))``; ``problem`` the problem code (category
     level 2 or a sub-type) and ``problem_label`` its display name; ``signals`` triage's
     crisis signals (safety, media, group, regulator); ``reach`` social-media numbers
-    (likes, shares, comments, followers)."""
+    (likes, shares, comments, followers); ``terms`` the terms of the text when they were
+    stored with the complaint (a rebuild then need not segment its text again)."""
 
     id: str
     received_at: datetime
@@ -40,6 +41,7 @@ class Complaint:
     signals: frozenset[str] = frozenset()
     reach: Mapping[str, float] = field(default_factory=dict)
     customer_id: str | None = None
+    terms: frozenset[str] | None = None   # the text's terms (textsig.raw_terms) when already known
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import unicodedata
 from importlib import resources
 from typing import Any, Iterable
 
-__all__ = ["join_keywords", "normalise", "text_key", "text_terms"]
+__all__ = ["join_keywords", "normalise", "pick_terms", "raw_terms", "text_key", "text_terms"]
 
 MAX_TEXT_CHARS = 4000      # terms are taken from this much of a text (bounded time)
 MAX_TERMS_PER_DOC = 300
@@ -36,7 +36,8 @@ _WORD_CACHE_MAX = 300_000
 
 _COMMON: frozenset[str] | None = None
 _CUT: Any = None
-_TERM_OF: dict[str, bool] = {}   # segmented word → is a topic term (given _COMMON)
+_TERMS: set[str] = set()         # segmented words seen that are topic terms (given _COMMON) …
+_NOT_TERMS: set[str] = set()     # … and that are not
 
 
 def normalise(text: str) -> str:
@@ -97,36 +98,46 @@ def _is_term(word: str, common: frozenset[str]) -> bool:
     return bool(_LATIN_WORD.match(word)) and not word.isdigit()
 
 
-def text_terms(text: str, stop: frozenset[str] = frozenset(), common_word_freq: int = 3000) -> set[str]:
-    """Distinct topic terms of a text: content words (segmented with jieba, words the
-    dictionary does not know such as 异响 included), without function words, numbers and
-    very common words; Latin words of ≥ 2 letters. Without a segmenter: CJK bigrams.
+def raw_terms(text: str, common_word_freq: int = 3000) -> set[str]:
+    """Distinct topic terms of a text before stop terms: content words (segmented with jieba,
+    words the dictionary does not know such as 异响 included), without function words, numbers
+    and very common words; Latin words of ≥ 2 letters. Without a segmenter: CJK bigrams.
     Bounded work on huge input."""
     if not text:
         return set()
     t = normalise(text[:MAX_TEXT_CHARS])
     cut = _segmenter()
-    out: set[str] = set()
-    if cut:
+    if not cut:
+        return {run[i:i + 2] for run in _CJK_RUN.findall(t) for i in range(len(run) - 1)}
+    words = set(cut(t))
+    out = words & _TERMS
+    unknown = words - out - _NOT_TERMS
+    if unknown:
         common = _common_words(common_word_freq)
-        known = _TERM_OF
-        if len(known) > _WORD_CACHE_MAX:
-            known.clear()
-        for w in set(cut(t)):
-            ok = known.get(w)
-            if ok is None:
-                ok = known[w] = _is_term(w, common)
-            if ok:
+        if len(_TERMS) + len(_NOT_TERMS) > _WORD_CACHE_MAX:
+            _TERMS.clear()
+            _NOT_TERMS.clear()
+        for w in unknown:
+            if _is_term(w, common):
+                _TERMS.add(w)
                 out.add(w)
-    else:
-        for run in _CJK_RUN.findall(t):
-            for i in range(len(run) - 1):
-                out.add(run[i:i + 2])
-    if stop:
-        out -= stop
+            else:
+                _NOT_TERMS.add(w)
+    return out
+
+
+def pick_terms(raw: Iterable[str], stop: frozenset[str] = frozenset()) -> set[str]:
+    """The terms that make similar-text groups: without the stop terms, at most
+    MAX_TERMS_PER_DOC of them."""
+    out = set(raw) - stop
     if len(out) > MAX_TERMS_PER_DOC:
         out = set(sorted(out)[:MAX_TERMS_PER_DOC])
     return out
+
+
+def text_terms(text: str, stop: frozenset[str] = frozenset(), common_word_freq: int = 3000) -> set[str]:
+    """The similar-text terms of a text: `raw_terms` without the stop terms (capped)."""
+    return pick_terms(raw_terms(text, common_word_freq), stop)
 
 
 def text_key(text: str) -> str:
