@@ -196,7 +196,7 @@ def test_detection_and_replay_do_not_import_django():
     code = ("import sys\n"
             "import qingting.crisis.detection, qingting.crisis.replay, qingting.crisis.burst\n"
             "import qingting.crisis.alert_rules, qingting.crisis.groups, qingting.crisis.textsig\n"
-            "import qingting.crisis.thresholds\n"
+            "import qingting.crisis.thresholds, qingting.crisis.tails\n"
             "qingting.crisis.detection.load_thresholds()\n"
             "qingting.crisis.detection.text_terms('刹车片异常磨损')\n"
             "print('django' in sys.modules)\n")

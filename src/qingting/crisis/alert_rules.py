@@ -21,8 +21,9 @@ from collections import Counter
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
-from .burst import BurstModel, GroupCounts, WindowDoc, bb_tail_score
+from .burst import BurstModel, GroupCounts, WindowDoc
 from .groups import FIELD_SEP, PROBLEM_FIELD, Alert, decode_key
+from .tails import bb_tail_score
 from .textsig import join_keywords, text_key
 from .thresholds import Thresholds
 

@@ -22,8 +22,9 @@ a capped term vocabulary, and the complaints of the current window; ``to_state()
 JSON-ready data that ``Detector.from_state`` restores.
 
 The parts: ``thresholds`` (per industry profile), ``groups`` (values in and out, group
-keys), ``textsig`` (text terms), ``burst`` (counts, baselines, tail probabilities) and
-``alert_rules`` (when a burst becomes an alert). This module ties them together.
+keys), ``textsig`` (text terms), ``burst`` (counts and baselines), ``tails`` (how surprising
+a count is) and ``alert_rules`` (when a burst becomes an alert). This module ties them
+together.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 from .alert_rules import evaluate
-from .burst import BurstModel, WindowDoc, bb_tail_score, dt_of, hour_of, nb_tail_score, poisson_tail_score
+from .burst import BurstModel, WindowDoc, dt_of, hour_of
 from .groups import Alert, Complaint, Group, encode_pairs, hierarchy_keys
+from .tails import bb_tail_score, nb_tail_score, poisson_tail_score
 from .textsig import MAX_TERMS_PER_DOC, pick_terms, raw_terms, text_key, text_terms
 from .thresholds import Thresholds, ThresholdsError, load_profiles, load_thresholds
 

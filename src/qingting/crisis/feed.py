@@ -194,6 +194,8 @@ class Feed:
     def catch_up(self, upto: int) -> None:
         """Feed again what another process fed up to `upto`: the detector ends where that
         process was; the alerts were raised then, they are dropped."""
+        if upto <= self.fed:
+            return
         qs = _of_profile(self.profile).filter(pk__gt=self.fed, pk__lte=upto).order_by("pk")
         for chunk in _complaints(self.profile, qs, self.detector.t):
             chunk.sort(key=lambda c: (c.received_at, int(c.id)))
