@@ -7,15 +7,18 @@ profile):
 - `last_complaint_id`: every complaint of the profile up to this id has been fed (written on
   every feed, in the same transaction as the hotspots it raised);
 - `state`: a snapshot of the detector (`Detector.to_state`, plus the id it was taken at),
-  written by the periodic sweep, not on every complaint.
+  written by the periodic sweep after each tick (`snapshot_at`), not on every complaint.
 
-A feed locks the row, then uses the process's detector when it is at `last_complaint_id`.
-Otherwise (another process fed since, or a restart) it restores the snapshot and re-feeds the
-complaints between the snapshot and `last_complaint_id` — their alerts were raised already,
-so they are dropped; the detector is deterministic, so it ends where the other process was.
-With no usable snapshot it rebuilds from the last `CATCH_UP_DAYS` days, counting the
-complaints without judging the past, and judges the present once. A failed feed drops the
-process's detector (the next feed restores it), so memory never runs ahead of the database.
+A feed locks the row. The process's own detector is used when no snapshot was written since
+it last fed (only complaints were added since, no tick): it re-feeds what other processes fed
+meanwhile — the detector is deterministic, so it ends where they were (up to the order of
+complaints received out of time order across feeds); their alerts were raised already, so
+they are dropped. Otherwise (a tick elsewhere, a restart) it restores the
+snapshot and re-feeds likewise what was fed after it. With no usable snapshot it rebuilds from
+the last `CATCH_UP_DAYS` days, counting the complaints without judging the past, and judges
+the present once. A failed feed drops the process's detector, so memory never runs ahead of
+the database. The terms of each text are stored when the complaint is first fed
+(`ComplaintTerms`), so a rebuild reads them instead of segmenting 30 days of texts again.
 """
 from __future__ import annotations
 
