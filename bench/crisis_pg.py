@@ -53,6 +53,11 @@ from sla_sweep import recreate_database, save_template, template_meta  # noqa: E
 CAR = ROOT.parent / "shared" / "data" / "car_complaints_2024-01-29_to_2024-02-28.csv"
 PROFILE = "auto4s"
 BURST = 40
+INSERT_COMPLAINT = """INSERT INTO complaints_complaint (number, tracking_code, channel, received_at, created_at,
+    updated_at, customer_id, subject, description, profile_id, about, department_id, category_id, category_confirmed,
+    priority, variant_id, step_id, facts, action_plan, resolution_type, customer_answer, refusal_count, root_cause,
+    lessons_learned, reopen_count, escalation_level, triage, emotion, emotion_intensity, persona, suspected_malicious,
+    search_text, version)"""
 
 
 def machine() -> str:
@@ -115,11 +120,7 @@ def generate(n: int, now: dt.datetime) -> None:
                        FROM generate_series(1, %s) g""", [now, customers])
         cur.execute("SELECT min(id) FROM complaints_customer")
         first_customer = cur.fetchone()[0]
-        common = """INSERT INTO complaints_complaint (number, tracking_code, channel, received_at, created_at,
-                        updated_at, customer_id, subject, description, profile_id, about, department_id, category_id,
-                        category_confirmed, priority, variant_id, step_id, facts, action_plan, resolution_type,
-                        customer_answer, refusal_count, root_cause, lessons_learned, reopen_count, escalation_level,
-                        triage, emotion, emotion_intensity, persona, suspected_malicious, search_text, version)
+        common = INSERT_COMPLAINT + """
                     SELECT {number}, {number}, 'web', {at}, {at}, {at}, {customer}, t.subject, t.description, %(profile)s,
                         jsonb_build_object('brand', t.brand, 'series', t.series, 'vehicle_model', t.model),
                         %(store)s, t.category_id, false, 'P3', %(variant)s, %(step)s, '', '', '', '', 0, '', '', 0, 0,
@@ -179,11 +180,7 @@ def store_terms(now: dt.datetime) -> None:
 
 def new_complaint(cur, i: int, at: dt.datetime) -> None:
     """One more complaint like the generated ones (set-based SQL, outside the timing)."""
-    cur.execute("""INSERT INTO complaints_complaint (number, tracking_code, channel, received_at, created_at,
-                       updated_at, customer_id, subject, description, profile_id, about, department_id, category_id,
-                       category_confirmed, priority, variant_id, step_id, facts, action_plan, resolution_type,
-                       customer_answer, refusal_count, root_cause, lessons_learned, reopen_count, escalation_level,
-                       triage, emotion, emotion_intensity, persona, suspected_malicious, search_text, version)
+    cur.execute(INSERT_COMPLAINT + """
                    SELECT 'CN' || %(i)s, 'CNT' || %(i)s, 'web', %(at)s, %(at)s, %(at)s, c.customer_id, t.subject,
                        t.description, c.profile_id, jsonb_build_object('brand', t.brand, 'series', t.series,
                        'vehicle_model', t.model), c.department_id, t.category_id, false, 'P3', c.variant_id,
