@@ -1,15 +1,17 @@
-"""Benchmark of the early-warning detector (qingting.crisis.detection).
+"""Benchmark of the early-warning detector itself (qingting.crisis.detection, no database).
 
-1. Builds a detector state from N synthetic complaints spread over a year (default
+1. Replays 100,000 synthetic rows through `replay()` (CSV written and read back), step=hour
+   (a tick every hour of data as well as the check on every row).
+2. Builds a detector state from N synthetic complaints spread over a year (default
    1,000,000: 50 brands × 8 series × 40 problems, texts mixing ~3,000 content words),
-   then measures the incremental check (`Detector.add`) per complaint on top of it,
-   the periodic sweep (`tick`), the state size (JSON) and the process memory.
-2. Replays 100,000 synthetic rows through `replay()` (CSV written and read back).
+   then measures `Detector.add` per complaint on top of it, the daily `tick`, the state
+   size (JSON) and the process memory.
 
-    .venv/bin/python bench/crisis_detection.py [--n 1000000] [--replay-rows 100000]
+    .venv/bin/python bench/crisis_detection.py [--n 1000000] [--replay-rows 100000] [--skip-state]
 
-Goals (issue 8): incremental check ≤ 20 ms with 1M complaints in the system; replay
-of 100k rows ≤ 60 s.
+Goal (issue 8): replay of 100k rows ≤ 60 s. The database side (incremental check ≤ 20 ms
+and the 30-day sweep ≤ 10 s with 1M complaints in PostgreSQL) is `bench/crisis_pg.py`.
+Wall and CPU (time.process_time) are printed; the machine is shared, so compare CPU.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def machine() -> str:
 
 def bench_incremental(n: int, measure: int) -> None:
     d = Detector(load_thresholds())
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     last_tick = None
     alerts = 0
     lat: list[float] = []
@@ -92,6 +94,7 @@ def bench_incremental(n: int, measure: int) -> None:
         else:
             alerts += len(d.add(c))
     build = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     state = d.to_state()
     ts = time.perf_counter()
     blob = json.dumps(state, ensure_ascii=False)
@@ -100,13 +103,13 @@ def bench_incremental(n: int, measure: int) -> None:
     Detector.from_state(json.loads(blob), load_thresholds())
     load_s = time.perf_counter() - ts
     lat.sort()
-    print(f"state built from {n:,} complaints over ~365 days in {build:.1f} s "
+    print(f"state built from {n:,} complaints over ~365 days in {build:.1f} s wall, {cpu:.1f} s CPU "
           f"({build / (n + measure) * 1e6:.0f} µs per complaint incl. generation); alerts: {alerts}")
-    print(f"incremental check (Detector.add) on top, {measure:,} complaints: "
+    print(f"Detector.add on top, {measure:,} complaints (wall): "
           f"p50 {statistics.median(lat):.3f} ms, p99 {lat[int(len(lat) * 0.99)]:.3f} ms, "
-          f"max {lat[-1]:.3f} ms  [goal ≤ 20 ms]")
+          f"max {lat[-1]:.3f} ms")
     tick_times.sort()
-    print(f"periodic tick (daily): median {statistics.median(tick_times) * 1000:.0f} ms, "
+    print(f"periodic tick (daily, wall): median {statistics.median(tick_times) * 1000:.0f} ms, "
           f"max {tick_times[-1] * 1000:.0f} ms over {len(tick_times)} ticks")
     st = d.stats()
     print(f"state: {st['groups']:,} groups ({st['text_groups']:,} text terms), "
@@ -141,11 +144,13 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--measure", type=int, default=10_000)
     ap.add_argument("--replay-rows", type=int, default=100_000)
+    ap.add_argument("--skip-state", action="store_true", help="only the replay")
     args = ap.parse_args()
     print(machine())
     print(f"load average at start: {os.getloadavg()[0]:.1f} (wall times are inflated when > nproc)")
     bench_replay(args.replay_rows)
-    bench_incremental(args.n, args.measure)
+    if not args.skip_state:
+        bench_incremental(args.n, args.measure)
 
 
 if __name__ == "__main__":

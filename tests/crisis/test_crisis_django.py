@@ -15,7 +15,6 @@ from qingting.complaints.models import (
     Category,
     Complaint,
     ComplaintFlag,
-    Customer,
     Event,
 )
 from qingting.crisis import services, warning
@@ -27,23 +26,11 @@ from qingting.crisis.models import (
     ProposalStatus,
 )
 
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from _factories import background, clone_complaints  # noqa: E402
+
 pytestmark = pytest.mark.django_db
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def clone_complaints(base: Complaint, n: int, *, about=None, category=None, received=None, prefix="X", text=None):
-    """n complaints like `base` (ORM bulk insert; each a different customer)."""
-    customers = Customer.objects.bulk_create([Customer(name=f"客户{prefix}{i}", mobile=f"139{i:08d}") for i in range(n)])
-    rows = []
-    for i, cust in enumerate(customers):
-        rows.append(Complaint(
-            number=f"{prefix}{i:06d}", tracking_code=f"{prefix}T{i:06d}", channel="phone",
-            received_at=received(i) if received else timezone.now(), customer=cust,
-            subject=text or base.subject, description=text or base.description, profile=base.profile,
-            about=about(i) if callable(about) else (about or {}), department=base.department,
-            category=category(i) if callable(category) else category, variant=base.variant, step=base.step,
-            assignee=base.assignee, priority="P3"))
-    return Complaint.objects.bulk_create(rows)
 
 
 @pytest.fixture
@@ -203,15 +190,8 @@ def test_new_complaint_matching_open_crisis_is_linked_with_banner(people, new_co
 
 def test_burst_becomes_hotspot_and_crisis_from_it(people, new_complaint, api_for):
     base = new_complaint(profile="auto4s", about={"brand": "甲", "series": "甲A"})
-    cats = list(Category.objects.filter(parent__isnull=False, profile__code="auto4s"))
-    rnd = random.Random(3)
-    series = [("甲", "甲A"), ("甲", "甲B"), ("乙", "乙A"), ("乙", "乙B"), ("丙", "丙A"), ("丙", "丙B")]
     now = timezone.now()
-    texts = ["车辆异响", "保养后故障灯亮", "售后推诿", "漆面问题", "变速箱顿挫", "车机死机"]
-    for day in range(12, 0, -1):
-        clone_complaints(base, 12, prefix=f"B{day:02d}", about=lambda i: dict(zip(("brand", "series"), rnd.choice(series))),
-                         category=lambda i: rnd.choice(cats), text=rnd.choice(texts),
-                         received=lambda i, d=day: now - dt.timedelta(days=d, hours=rnd.randint(0, 23)))
+    background(base, 12, now=now)
     brake = Category.objects.get(code="pq_brake")
     clone_complaints(base, 8, prefix="H", about={"brand": "丁", "series": "丁A"}, category=brake,
                      text="刹车片异常磨损，行驶中刹车异响", received=lambda i: now - dt.timedelta(minutes=10 * i))
@@ -279,3 +259,28 @@ def test_statement_check_is_pure_and_never_raises():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_who_may_do_what_in_crisis_management(people):
+    from qingting.accounts import access
+    from qingting.core.errors import PermissionDenied
+
+    may = {name: (access.may_view_crisis(u), access.may_manage_crisis(u), access.may_decide_crisis(u))
+           for name, u in people.items()}
+    assert may == {"agent": (False, False, False), "agent2": (False, False, False),
+                   "supervisor": (True, True, False), "other_agent": (False, False, False),
+                   "other_supervisor": (True, True, False), "manager": (True, True, True),
+                   "auditor": (True, False, False)}
+    with pytest.raises(PermissionDenied):
+        access.require_crisis_manage(people["auditor"])
+    access.require_crisis_lead(people["supervisor"], {"commander"})   # the crisis's commander leads it …
+    access.require_crisis_lead(people["manager"], set())              # … and so does any manager
+    with pytest.raises(PermissionDenied) as exc:
+        access.require_crisis_lead(people["supervisor"], {"spokesperson"})
+    assert exc.value.code == "wrong_role"
+    with pytest.raises(PermissionDenied) as exc:
+        access.require_crisis_team_role({"spokesperson"}, "legal", "法务", "审核声明", "Reviewing a statement")
+    assert exc.value.fields == {"required_role": "legal"}
+    access.require_statement_publisher({"liaison"})
+    with pytest.raises(PermissionDenied):
+        access.require_statement_publisher({"legal", "scribe"})

@@ -90,17 +90,21 @@ def test_no_refire_until_the_group_grows_by_the_factor():
     assert alerted_at + i + 1 >= 2 * alerted_at  # not before the growth factor was reached
 
 
-def test_similar_texts_from_different_models_land_in_one_group():
+def price_cut_wave() -> list[Complaint]:
+    """Owners of seven different models complaining of a price cut on one day."""
     texts = ["刚买就降价，这是在割韭菜", "买车不到一个月降价6000，要求补偿差价",
              "买车四个月，降价一万五，希望补偿老车主", "半年降价两万，无视车主权益",
              "提车一个月就降价一万", "车还没提就降价了，太坑老车主", "新车俩月降价三万，要求补偿"]
     models = [("甲品牌", "甲A"), ("乙品牌", "乙B"), ("丙品牌", "丙C"), ("丁品牌", "丁A"),
               ("甲品牌", "甲C"), ("乙品牌", "乙A"), ("丙品牌", "丙A")]
     day = START + timedelta(days=24)
-    wave = [Complaint(id=f"p{i}", received_at=day + timedelta(hours=9 + i), text=t,
+    return [Complaint(id=f"p{i}", received_at=day + timedelta(hours=9 + i), text=t,
                       about=(("brand", b), ("series", s)), problem=None, customer_id=f"cp{i}")
             for i, (t, (b, s)) in enumerate(zip(texts, models))]
-    alerts = run(det(), merge(background(30, seed=5), wave))
+
+
+def test_similar_texts_from_different_models_land_in_one_group():
+    alerts = run(det(), merge(background(30, seed=5), price_cut_wave()))
     text_alerts = [a for a in alerts if a.group.kind == "text"]
     assert text_alerts, [a.label for a in alerts]
     a = text_alerts[0]
@@ -144,7 +148,7 @@ def test_state_is_bounded_by_the_window_not_the_history():
     run(d, background(60, per_day=40, seed=8))
     d.tick(START + timedelta(days=61))
     # complaints kept: only the last long window; groups: those alive in the decayed history
-    assert len(d.docs) <= 40 * 3 + 40
+    assert d.stats()["window_complaints"] <= 40 * 3 + 40
     assert d.stats()["groups"] < 400
     with pytest.raises(ValueError):
         Detector.from_state({"version": 999})
@@ -194,10 +198,24 @@ def test_thresholds_file_profiles_and_errors(tmp_path):
 
 def test_detection_and_replay_do_not_import_django():
     code = ("import sys\n"
-            "import qingting.crisis.detection, qingting.crisis.replay\n"
+            "import qingting.crisis.detection, qingting.crisis.replay, qingting.crisis.burst\n"
+            "import qingting.crisis.alert_rules, qingting.crisis.groups, qingting.crisis.textsig\n"
+            "import qingting.crisis.thresholds, qingting.crisis.tails\n"
             "qingting.crisis.detection.load_thresholds()\n"
             "qingting.crisis.detection.text_terms('刹车片异常磨损')\n"
             "print('django' in sys.modules)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False"
+
+
+def test_stored_terms_give_the_same_alerts_as_the_text():
+    from qingting.crisis.textsig import raw_terms
+
+    stream = merge(background(30, seed=5), price_cut_wave())
+    from_text = run(det(), stream)
+    stored = run(det(), [replace(c, terms=frozenset(raw_terms(c.text))) for c in stream])
+    assert [a.to_dict() for a in stored] == [a.to_dict() for a in from_text]
+    assert any(a.group.kind == "text" for a in from_text)
+    no_terms = run(det(), [replace(c, terms=frozenset()) for c in stream])   # the stored terms are what counts
+    assert not any(a.group.kind == "text" for a in no_terms)

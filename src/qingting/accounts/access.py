@@ -124,3 +124,66 @@ def next_level_up(department: Department | None) -> User | None:
             if m:
                 return m
     return User.objects.filter(role=Role.MANAGER, is_active=True).order_by("id").first()
+
+
+# ------------------------------------------------------------------ crisis management (危机管理)
+# Hotspots, crisis proposals and crises: supervisors, managers and admins act, auditors read;
+# managers and admins decide on proposals and may lead any crisis. Inside a crisis its response
+# team's roles (commander, spokesperson, liaison, scribe, legal, member) say who drafts,
+# reviews, approves and publishes: the crisis app passes the actor's roles in that crisis.
+
+CRISIS_VIEW = {Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.AUDITOR}
+CRISIS_DECIDE = {Role.MANAGER, Role.ADMIN}
+CRISIS_LEAD = "commander"
+STATEMENT_PUBLISHERS = {"spokesperson", "liaison", "commander"}
+
+
+def may_view_crisis(user) -> bool:
+    return role_of(user) in CRISIS_VIEW
+
+
+def may_manage_crisis(user) -> bool:
+    """Acknowledge or dismiss hotspots, open crises, change them (within the team's roles)."""
+    return role_of(user) in SUPERVISING
+
+
+def may_decide_crisis(user) -> bool:
+    """Confirm or decline a proposed crisis, edit the escalation rules, lead any crisis."""
+    return role_of(user) in CRISIS_DECIDE
+
+
+def require_crisis_view(user) -> None:
+    if not may_view_crisis(user):
+        raise PermissionDenied("危机预警仅对主管、管理层、管理员和审计开放",
+                               "Crisis pages are open to supervisors, managers, administrators and auditors")
+
+
+def require_crisis_manage(user) -> None:
+    require_crisis_view(user)
+    if not may_manage_crisis(user):
+        raise PermissionDenied("审计角色只能查看，不能修改", "Auditors have read-only access")
+
+
+def require_crisis_decide(user) -> None:
+    if not may_decide_crisis(user):
+        raise PermissionDenied("只有管理层可以确认或否决危机提议", "Only managers may confirm or decline a proposal")
+
+
+def require_crisis_lead(user, team_roles: set[str]) -> None:
+    """The crisis's commander, or a manager/admin (move its steps, set its team)."""
+    if not (may_decide_crisis(user) or CRISIS_LEAD in team_roles):
+        raise PermissionDenied("需由总指挥或管理层操作", "Only the commander or a manager may do this", code="wrong_role")
+
+
+def require_crisis_team_role(team_roles: set[str], role: str, role_label: str, what_zh: str, what_en: str) -> None:
+    """A step of a statement's approval that the policy gives to one team role."""
+    if role not in team_roles:
+        raise PermissionDenied(f"{what_zh}需由本危机应急小组的「{role_label}」操作",
+                               f"{what_en} must be done by the crisis team's {role}", code="wrong_role",
+                               fields={"required_role": role})
+
+
+def require_statement_publisher(team_roles: set[str]) -> None:
+    if not team_roles & STATEMENT_PUBLISHERS:
+        raise PermissionDenied("发布声明需由发言人、联络人或总指挥操作",
+                               "Publishing is done by the spokesperson, liaison or commander", code="wrong_role")

@@ -224,16 +224,34 @@ class DetectorProfile(models.Model):
 
 
 class DetectorState(models.Model):
-    """The detector's state per industry profile (JSON from `Detector.to_state`)."""
+    """The detector of one industry profile (see `feed.py`): every complaint up to
+    `last_complaint_id` has been fed; `state` is a snapshot (`Detector.to_state`, plus the
+    complaint id it was taken at) written by the periodic sweep at `snapshot_at`."""
 
     profile = models.SlugField(max_length=32, unique=True)
     state = models.JSONField(default=dict, blank=True)
     last_complaint_id = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
+    snapshot_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "预警状态"
         verbose_name_plural = "预警状态"
+
+
+class ComplaintTerms(models.Model):
+    """The topic terms of a complaint's text (`textsig.raw_terms`, space-separated), stored when
+    the detector is first fed the complaint and kept for `feed.CATCH_UP_DAYS`: rebuilding the
+    detector then reads them instead of segmenting 30 days of texts again."""
+
+    complaint = models.OneToOneField("complaints.Complaint", primary_key=True, on_delete=models.CASCADE,
+                                     related_name="crisis_terms")
+    received_at = models.DateTimeField(db_index=True)
+    terms = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "投诉文本词项"
+        verbose_name_plural = "投诉文本词项"
 
 
 # ------------------------------------------------------------------ hotspots

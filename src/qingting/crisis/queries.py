@@ -33,7 +33,7 @@ from .models import (
 
 
 def hotspots_for(user, *, status: str | None = "active", limit: int = 200):
-    warning.require_view(user)
+    access.require_crisis_view(user)
     qs = Hotspot.objects.select_related("crisis")
     if status == "active":
         qs = qs.filter(status__in=[HotspotStatus.OPEN, HotspotStatus.ACKNOWLEDGED])
@@ -43,7 +43,7 @@ def hotspots_for(user, *, status: str | None = "active", limit: int = 200):
 
 
 def hotspot_detail(user, hotspot_id) -> dict:
-    warning.require_view(user)
+    access.require_crisis_view(user)
     h = Hotspot.objects.select_related("crisis", "status_by").filter(pk=hotspot_id).first()
     if h is None:
         from qingting.core.errors import NotFound
@@ -78,7 +78,7 @@ def sparkline(series, width: int = 160, height: int = 32) -> dict:
 
 
 def proposals_for(user, *, status: str = ProposalStatus.PROPOSED):
-    warning.require_view(user)
+    access.require_crisis_view(user)
     qs = CrisisProposal.objects.select_related("rule", "hotspot", "crisis", "decided_by")
     if status != "all":
         qs = qs.filter(status=status)
@@ -86,7 +86,7 @@ def proposals_for(user, *, status: str = ProposalStatus.PROPOSED):
 
 
 def crises_for(user, *, open_only: bool = False, q: str = ""):
-    warning.require_view(user)
+    access.require_crisis_view(user)
     qs = Crisis.objects.select_related("crisis_type", "severity").annotate(
         n_linked=Count("links", filter=Q(links__unlinked_at__isnull=True)))
     if open_only:
@@ -170,7 +170,7 @@ def dashboard(user, crisis: Crisis) -> dict:
 
 def handbook(user, q: str = "") -> dict:
     """危机处理手册: every review (closed crises first) and the playbooks, searchable."""
-    warning.require_view(user)
+    access.require_crisis_view(user)
     reviews = Review.objects.select_related("crisis__crisis_type", "crisis__severity").prefetch_related("actions__owner")
     items = PlaybookItem.objects.select_related("crisis_type")
     if q:

@@ -1,7 +1,7 @@
 """Crisis cases: every change goes through one of these functions.
 
-Each public function is one durable transaction: it checks who may act (`warning.require_*`
-and the crisis team roles), changes the rows, and writes the append-only crisis timeline
+Each public function is one durable transaction: it checks who may act (`accounts.access`,
+given the actor's crisis team roles), changes the rows, and writes the append-only crisis timeline
 (`CrisisEvent`) — and, for a complaint touched, the complaint's own timeline through
 `qingting.complaints.services`. Mass actions run in batches outside one big transaction and
 report exactly which complaints failed and why.
@@ -27,7 +27,6 @@ from qingting.core.errors import (
     Conflict,
     Invalid,
     NotFound,
-    PermissionDenied,
     Problem,
     ServiceError,
 )
@@ -100,7 +99,7 @@ def _crisis(number: str, *, for_update: bool = False) -> Crisis:
 
 
 def access_crisis(user, number: str, *, write: bool = False, for_update: bool = False) -> Crisis:
-    warning.require_manage(user) if write else warning.require_view(user)
+    access.require_crisis_manage(user) if write else access.require_crisis_view(user)
     c = _crisis(number, for_update=for_update)
     if write and c.is_closed:
         raise Conflict("危机事件已结束，不能再修改", "The crisis is closed", code="closed")
@@ -114,18 +113,12 @@ def team_roles(crisis: Crisis, user) -> set[str]:
 
 
 def _require_team_role(crisis: Crisis, user, role: str, what_zh: str, what_en: str) -> None:
-    if role not in team_roles(crisis, user):
-        label = TeamRole(role).label
-        raise PermissionDenied(f"{what_zh}需由本危机应急小组的「{label}」操作",
-                               f"{what_en} must be done by the crisis team's {role}", code="wrong_role",
-                               fields={"required_role": role})
+    access.require_crisis_team_role(team_roles(crisis, user), role, TeamRole(role).label, what_zh, what_en)
 
 
 def _require_lead(crisis: Crisis, user) -> None:
     """Commander of this crisis, or a manager/admin."""
-    if warning.may_decide(user) or TeamRole.COMMANDER in team_roles(crisis, user):
-        return
-    raise PermissionDenied("需由总指挥或管理层操作", "Only the commander or a manager may do this", code="wrong_role")
+    access.require_crisis_lead(user, team_roles(crisis, user))
 
 
 def _resolve_user(username, field: str) -> User:
@@ -209,7 +202,7 @@ def open_crisis(*, actor, title, crisis_type, severity, summary: str = "", scope
                 line_to_take: str = "", team: dict | None = None, complaints=(), hotspot_id=None,
                 proposal_id=None) -> Crisis:
     """Open (and confirm) a crisis: by hand, from a hotspot or from a rule's proposal."""
-    warning.require_manage(actor)
+    access.require_crisis_manage(actor)
     title = _text(title, field="title", label="标题", max_len=TITLE_MAX, required=True)
     ctype, sev = _resolve_type(crisis_type), _resolve_severity(severity)
     summary = _text(summary, field="summary", label="概况")
@@ -233,8 +226,7 @@ def open_crisis(*, actor, title, crisis_type, severity, summary: str = "", scope
             if not match:
                 match = match_from_group(hotspot.group)
         if proposal_id is not None:
-            if not warning.may_decide(actor):
-                raise PermissionDenied("只有管理层可以确认危机提议", "Only managers may confirm a proposal")
+            access.require_crisis_decide(actor)
             proposal = CrisisProposal.objects.select_for_update().filter(pk=proposal_id).first()
             if proposal is None:
                 raise NotFound(f"提议 {proposal_id} 不存在", f"Proposal {proposal_id} does not exist")
@@ -302,8 +294,7 @@ def match_from_group(group: dict) -> dict:
 
 
 def confirm_proposal(proposal_id, *, actor, title=None, crisis_type=None, severity=None, **kw) -> Crisis:
-    if not warning.may_decide(actor):
-        raise PermissionDenied("只有管理层可以确认或否决危机提议", "Only managers may confirm or decline a proposal")
+    access.require_crisis_decide(actor)
     p = CrisisProposal.objects.select_related("rule__crisis_type", "rule__severity", "hotspot").filter(pk=proposal_id).first()
     if p is None:
         raise NotFound(f"提议 {proposal_id} 不存在", f"Proposal {proposal_id} does not exist")
@@ -863,10 +854,7 @@ def publish_statement(number: str, statement_id, *, actor, channel: str, note: s
     with transaction.atomic(durable=True):
         c = access_crisis(actor, number, write=True, for_update=True)
         s = _statement(c, statement_id)
-        roles = team_roles(c, actor)
-        if not roles & {TeamRole.SPOKESPERSON, TeamRole.COMMANDER, TeamRole.LIAISON}:
-            raise PermissionDenied("发布声明需由发言人、联络人或总指挥操作",
-                                   "Publishing is done by the spokesperson, liaison or commander", code="wrong_role")
+        access.require_statement_publisher(team_roles(c, actor))
         if s.status != StatementStatus.APPROVED:
             raise Conflict("只有已批准的声明可以发布", "Only an approved statement can be published",
                            code="not_approved")

@@ -14,11 +14,12 @@ from django.urls import reverse
 from django.utils.translation import get_language
 from django.views.decorators.http import require_POST
 
+from qingting.accounts import access
 from qingting.accounts.models import User
 from qingting.complaints import queries as complaint_queries
 from qingting.core.errors import NotFound, PermissionDenied, ServiceError
 
-from . import export, forms, queries, services, warning
+from . import export, forms, queries, services
 from .models import (
     Crisis,
     CrisisStep,
@@ -39,7 +40,7 @@ def _lang() -> str:
 
 def _guard(request):
     try:
-        warning.require_view(request.user)
+        access.require_crisis_view(request.user)
     except PermissionDenied as exc:
         raise DjangoPermissionDenied(exc.message(_lang()))
 
@@ -71,7 +72,7 @@ def hotspots(request):
         h.spark = queries.sparkline(h.series, width=120, height=24)
     return render(request, "crisis/hotspots.html", {
         "hotspots": rows, "status": status, "proposals": queries.proposals_for(request.user),
-        "open_crises": queries.crises_for(request.user, open_only=True), "may_manage": warning.may_manage(request.user)})
+        "open_crises": queries.crises_for(request.user, open_only=True), "may_manage": access.may_manage_crisis(request.user)})
 
 
 @login_required
@@ -82,7 +83,7 @@ def hotspot(request, hotspot_id: int):
     except NotFound:
         raise Http404
     ctx.update({"open_crises": queries.crises_for(request.user, open_only=True), "types": CrisisType.objects.filter(active=True),
-                "severities": Severity.objects.all(), "may_manage": warning.may_manage(request.user)})
+                "severities": Severity.objects.all(), "may_manage": access.may_manage_crisis(request.user)})
     return render(request, "crisis/hotspot.html", ctx)
 
 
@@ -137,7 +138,7 @@ def proposal_action(request, proposal_id: int):
 def rules(request):
     _guard(request)
     if request.method == "POST":
-        if not warning.may_decide(request.user):
+        if not access.may_decide_crisis(request.user):
             raise DjangoPermissionDenied("只有管理层可以修改升级规则")
         rule = EscalationRule.objects.filter(pk=request.POST.get("rule")).first()
         form = forms.RuleForm(request.POST, instance=rule)
@@ -152,7 +153,7 @@ def rules(request):
     dismissed = Hotspot.objects.filter(status=HotspotStatus.DISMISSED).order_by("-status_at")[:50]
     return render(request, "crisis/rules.html", {"rules": [(r, forms.RuleForm(instance=r)) for r in
                                                            EscalationRule.objects.all()],
-                                                 "dismissed": dismissed, "may_decide": warning.may_decide(request.user)})
+                                                 "dismissed": dismissed, "may_decide": access.may_decide_crisis(request.user)})
 
 
 # ------------------------------------------------------------------ crises
@@ -191,7 +192,7 @@ def detail(request, number: str):
     if q:
         rows, _ = complaint_queries.complaint_page(request.user, {"q": q, "limit": "50"})
         ctx["search_results"], ctx["q"] = rows, q
-    ctx.update({"may_manage": warning.may_manage(request.user), "roles": TeamRole.choices,
+    ctx.update({"may_manage": access.may_manage_crisis(request.user), "roles": TeamRole.choices,
                 "statement_kinds": StatementKind.choices, "channels": PublicationChannel.choices,
                 "stakeholders": Stakeholder.choices, "mass_kinds": MassActionKind.choices,
                 "message_fields": services.MESSAGE_FIELDS, "users": User.objects.filter(is_active=True).order_by("username"),

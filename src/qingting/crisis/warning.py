@@ -1,6 +1,6 @@
-"""Early warning wired to the database: the pure detector (`detection.py`) fed with complaints,
-its state persisted per industry profile, alerts persisted as hotspots, escalation rules that
-propose a crisis, and the hotspot actions (acknowledge, dismiss with a reason).
+"""Early warning wired to the database: the detector fed with complaints (`feed.py`), its
+alerts persisted as hotspots, escalation rules that propose a crisis, and the hotspot actions
+(acknowledge, dismiss with a reason). Who may do what: `accounts.access` (crisis section).
 
 Entry points: `check_new_complaints` (after a complaint is created, off the request's write
 transaction), `sweep_hotspots` (the periodic job `crisis.sweep`), and the hotspot and proposal
@@ -14,19 +14,18 @@ import re
 from collections import Counter, defaultdict
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from qingting.accounts import access
 from qingting.accounts.models import Role, User
-from qingting.complaints.models import Complaint, ComplaintFlag, Priority
-from qingting.core.errors import Conflict, Invalid, NotFound, PermissionDenied
+from qingting.complaints.models import Complaint, ComplaintFlag, IndustryProfile, Priority
+from qingting.core.errors import Conflict, Invalid, NotFound
 
-from . import detection
+from . import detection, feed
+from .feed import HIERARCHY
 from .models import (
     CrisisProposal,
-    DetectorProfile,
-    DetectorState,
     EscalationRule,
     Hotspot,
     HotspotMember,
@@ -37,122 +36,27 @@ from .models import (
 
 log = logging.getLogger(__name__)
 
-# The 'about' hierarchy of each industry profile, most general first.
-HIERARCHY = {
-    "auto4s": ("brand", "series", "vehicle_model"),
-    "ecommerce": ("shop", "product"),
-    "catering": ("store",),
-    "finance": ("business_category", "product_name"),
-    "medical": ("clinic", "doctor"),
-    "general": ("product",),
-}
 # about keys shown as "affected stores / products"
 PLACE_KEYS = ("store", "shop", "clinic")
 PRODUCT_KEYS = ("brand", "series", "vehicle_model", "product", "product_name", "business_category")
-CATCH_UP_DAYS = 30      # an empty detector state starts from this much history
-CATCH_UP_LIMIT = 20000  # complaints fed per call (the next call continues)
 SERIES_HOURS = 72
-
-
-def _role(user):
-    return access.role_of(user)
-
-
-def may_view(user) -> bool:
-    return _role(user) in {Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.AUDITOR}
-
-
-def may_manage(user) -> bool:
-    return _role(user) in {Role.SUPERVISOR, Role.MANAGER, Role.ADMIN}
-
-
-def may_decide(user) -> bool:
-    return _role(user) in {Role.MANAGER, Role.ADMIN}
-
-
-def require_view(user):
-    if not may_view(user):
-        raise PermissionDenied("危机预警仅对主管、管理层、管理员和审计开放",
-                               "Crisis pages are open to supervisors, managers, administrators and auditors")
-
-
-def require_manage(user):
-    require_view(user)
-    if not may_manage(user):
-        raise PermissionDenied("审计角色只能查看，不能修改", "Auditors have read-only access")
 
 
 # ------------------------------------------------------------------ detector
 
-def thresholds_for(profile: str) -> detection.Thresholds:
-    profiles = detection.load_profiles()
-    base = profiles.get(profile, profiles["default"])
-    row = DetectorProfile.objects.filter(code=profile).first()
-    if row and row.values:
-        try:
-            return detection.Thresholds.from_mapping(row.values, source=f"预警阈值 {profile}", base=base)
-        except detection.ThresholdsError as exc:
-            log.error("crisis thresholds of profile %s are invalid, using the file's: %s", profile, exc)
-    return base
-
-
-def detector_complaint(c: Complaint, flags: list[str] | None = None) -> detection.Complaint:
-    about = c.about if isinstance(c.about, dict) else {}
-    keys = HIERARCHY.get(c.profile.code if c.profile_id else "", ())
-    pairs = []
-    for key in keys:
-        value = about.get(key)
-        if value in (None, ""):
-            break
-        pairs.append((key, str(value)[:100]))
-    problem = label = None
-    if c.category_id:
-        problem, label = c.category.code, c.category.name
-    if flags is None:
-        flags = [f.code for f in c.flags.all() if f.kind == ComplaintFlag.Kind.SIGNAL]
-    reach = {k: about[k] for k in ("likes", "shares", "comments", "followers") if isinstance(about.get(k), (int, float))}
-    return detection.Complaint(id=str(c.pk), received_at=c.received_at, text=f"{c.subject}\n{c.description}",
-                               about=tuple(pairs), problem=problem, problem_label=label,
-                               signals=frozenset(flags), reach=reach, customer_id=str(c.customer_id))
-
-
 def _advance(profile: str, *, now=None, tick: bool = False) -> list[Hotspot]:
-    """Feed the profile's complaints not seen yet to its detector (one transaction, state row locked)."""
+    """Feed the profile's complaints not fed yet to its detector (and tick it: the sweep, which
+    also snapshots the detector); the hotspots raised are saved in the same transaction."""
     now = now or timezone.now()
-    with transaction.atomic(durable=True):
-        state, _ = DetectorState.objects.get_or_create(profile=profile)
-        state = DetectorState.objects.select_for_update().get(pk=state.pk)
-        thresholds = thresholds_for(profile)
-        detector = None
-        if state.state:
-            try:
-                detector = detection.Detector.from_state(state.state, thresholds)
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning("crisis detector state of %s unreadable (%s); rebuilding", profile, exc)
-        qs = Complaint.objects.filter(profile__code=profile).select_related("category", "profile")
-        if detector is None:
-            detector = detection.Detector(thresholds)
-            qs = qs.filter(received_at__gte=now - dt.timedelta(days=CATCH_UP_DAYS))
-        else:
-            qs = qs.filter(pk__gt=state.last_complaint_id)
-        rows = list(qs.order_by("received_at", "pk")[:CATCH_UP_LIMIT])
-        flags = defaultdict(list)
-        for cid, code in ComplaintFlag.objects.filter(complaint__in=[r.pk for r in rows],
-                                                      kind=ComplaintFlag.Kind.SIGNAL).values_list("complaint", "code"):
-            flags[cid].append(code)
-        alerts: list[detection.Alert] = []
-        last = state.last_complaint_id
-        for c in rows:
-            alerts += detector.add(detector_complaint(c, flags.get(c.pk, [])))
-            last = max(last, c.pk)
+    with feed.feeding(profile, now=now) as f:
+        alerts = f.alerts + f.feed_new()
         if tick:
-            alerts += detector.tick(now)
-        state.state = detector.to_state()
-        state.last_complaint_id = last
-        state.updated_at = now
-        state.save()
+            alerts += f.detector.tick(now)
+            f.snapshot = True
+            feed.forget_old_terms(now)
+        thresholds = f.detector.t
         hotspots = [_persist_alert(profile, a, thresholds) for a in alerts]
-        return [h for h in hotspots if h is not None]
+    return [h for h in hotspots if h is not None]
 
 
 def _persist_alert(profile: str, alert: detection.Alert, thresholds: detection.Thresholds) -> Hotspot | None:
@@ -195,7 +99,8 @@ def _series(h: Hotspot, until) -> list:
 
 
 def _profiles_with_complaints() -> list[str]:
-    return sorted(set(Complaint.objects.values_list("profile__code", flat=True).distinct()))
+    has = Complaint.objects.filter(profile=OuterRef("pk"))
+    return list(IndustryProfile.objects.filter(Exists(has)).order_by("code").values_list("code", flat=True))
 
 
 def check_new_complaints(profile: str, *, rules: bool = True) -> list[Hotspot]:
@@ -358,7 +263,7 @@ def _hotspot_for_update(hotspot_id) -> Hotspot:
 
 
 def acknowledge_hotspot(hotspot_id, *, actor) -> Hotspot:
-    require_manage(actor)
+    access.require_crisis_manage(actor)
     with transaction.atomic(durable=True):
         h = _hotspot_for_update(hotspot_id)
         if h.status not in (HotspotStatus.OPEN,):
@@ -370,7 +275,7 @@ def acknowledge_hotspot(hotspot_id, *, actor) -> Hotspot:
 
 
 def dismiss_hotspot(hotspot_id, *, actor, reason: str) -> Hotspot:
-    require_manage(actor)
+    access.require_crisis_manage(actor)
     reason = (reason or "").strip()[:2000]
     if not reason:
         raise Invalid("忽略热点需要填写原因（调整阈值时会参考）", "A reason is required to dismiss a hotspot",
@@ -385,8 +290,7 @@ def dismiss_hotspot(hotspot_id, *, actor, reason: str) -> Hotspot:
 
 
 def decline_proposal(proposal_id, *, actor, reason: str) -> CrisisProposal:
-    if not may_decide(actor):
-        raise PermissionDenied("只有管理层可以确认或否决危机提议", "Only managers may confirm or decline a proposal")
+    access.require_crisis_decide(actor)
     reason = (reason or "").strip()[:2000]
     if not reason:
         raise Invalid("否决需要填写原因", "A reason is required to decline", fields={"reason": "required"})
