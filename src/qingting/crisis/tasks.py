@@ -9,10 +9,9 @@
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+
+from qingting.core import background
 
 log = logging.getLogger(__name__)
 
@@ -45,45 +44,24 @@ else:  # pragma: no cover
     check_task = None
 
 
-_executor = None
-_pending: set[str] = set()
-_lock = threading.Lock()
+def _check_in_background(profile: str) -> int:
+    return check(profile, background=True)
 
 
-def _background(profile: str) -> None:
-    from django.db import close_old_connections, connection
-
-    time.sleep(DEBOUNCE_SECONDS)
-    with _lock:
-        _pending.discard(profile)  # complaints arriving while this runs schedule one more run
-    try:
-        close_old_connections()
-        check(profile, background=True)
-    except Exception:
-        log.exception("crisis early-warning check failed for profile %s (the sweep will catch up)", profile)
-    finally:
-        connection.close()
+CHECK = background.Coalesced("crisis-check", _check_in_background, task_name="qingting.crisis.check",
+                             debounce=DEBOUNCE_SECONDS)
 
 
 def enqueue_check(profile: str) -> None:
     """Hand the check to Celery (with a broker) or to one background thread (embedded), so the
-    request that registered the complaint never waits for it; runs of the same profile coalesce.
-    Tests set QINGTING_CRISIS_CHECK_INLINE to run it synchronously."""
-    global _executor
+    request that registered the complaint never waits for it; runs of the same profile coalesce
+    (`core.background.Coalesced`). Tests set QINGTING_CRISIS_CHECK_INLINE to run it synchronously."""
     from django.conf import settings
 
+    if not getattr(settings, "QINGTING_CRISIS_CHECK_INLINE", False):
+        CHECK.kick(profile)
+        return
     try:
-        if os.environ.get("REDIS_URL") and check_task is not None:
-            check_task.delay(profile)
-        elif getattr(settings, "QINGTING_CRISIS_CHECK_INLINE", False):
-            check(profile)
-        else:
-            with _lock:
-                if profile in _pending:
-                    return
-                _pending.add(profile)
-                if _executor is None:
-                    _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crisis-check")
-            _executor.submit(_background, profile)
+        check(profile)
     except Exception:
         log.exception("crisis early-warning check failed for profile %s (the sweep will catch up)", profile)
