@@ -7,8 +7,8 @@ import pytest
 from _triage_helpers import TEMPLATES, synthetic
 
 from qingting.triage import analyze, set_active_model
-from qingting.triage.model import (CANDIDATES, _fit, activate, active_version, evaluate, list_versions, load_active,
-                                   prepare, save_model, train)
+from qingting.triage.model import (CANDIDATES, RANKERS, _artifact, _fit, activate, active_version, evaluate,
+                                   list_versions, load_active, load_model, prepare, save_model, train)
 
 @pytest.fixture(autouse=True)
 def _reset():
@@ -60,6 +60,62 @@ def test_fast_inference_equals_scikit_learn_decision(model, name):
     assert np.allclose(mine, ref, atol=1e-4)
 
 
+def test_rankers_reproduce_scikit_learn_and_the_svm_decides(model):
+    """Every scorer's columns equal its scikit-learn model; the SVM's best label comes first,
+    the ensemble orders the rest."""
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import ComplementNB, MultinomialNB
+    from sklearn.svm import LinearSVC
+
+    from qingting.triage.model import ModelArtifact, _lex_block, extract
+
+    texts, labels = synthetic(80, seed=3)
+    prepared = [prepare(t) for t in texts]
+    cfg = dict(CANDIDATES["char12+lex"])
+    classes, features, idf, coef, intercept, codes, lex_coef = _fit(prepared, labels, cfg, model.lex_terms, RANKERS)
+    vec = TfidfVectorizer(analyzer=lambda t: extract(t, cfg), sublinear_tf=True, dtype=np.float32)
+    X = hstack([vec.fit_transform(prepared), _lex_block(prepared, codes, model.lex_terms, cfg["lexicon"])]).tocsr()
+    probe = ["刹车异响，发动机抖动", "态度恶劣", "完全无关的句子", "烧机油 刹车片"]
+    P = hstack([vec.transform([prepare(t) for t in probe]),
+                _lex_block([prepare(t) for t in probe], codes, model.lex_terms, cfg["lexicon"])]).tocsr()
+    cent = np.vstack([np.asarray(X[np.array(labels) == c].mean(axis=0)).ravel() for c in classes])
+    refs = [LinearSVC(C=cfg["C"], class_weight="balanced", max_iter=5000).fit(X, labels).decision_function(P),
+            LogisticRegression(C=10.0, class_weight="balanced", solver="newton-cg").fit(X, labels).decision_function(P),
+            ComplementNB(alpha=0.3).fit(X, labels).predict_joint_log_proba(P),
+            MultinomialNB(alpha=0.1).fit(X, labels).predict_joint_log_proba(P),
+            P @ (cent / np.linalg.norm(cent, axis=1, keepdims=True)).T]
+    art = ModelArtifact(classes, cfg, features, idf, coef, intercept, codes, {c: model.lex_terms[c] for c in codes},
+                        lex_coef, components=RANKERS, component_temperatures=(3.0, 1.0, 1.0, 1.0, 4.0), temperature=0.5)
+    k = len(classes)
+    for i, t in enumerate(probe):
+        raw = art._raw(prepare(t))[0]
+        for c, ref in enumerate(refs):
+            assert np.allclose(raw[c * k:(c + 1) * k], ref[i], atol=1e-3), (RANKERS[c], t)
+        top = art.predict_top([t], k=3)[0]
+        assert top[0][0] == classes[int(np.argmax(refs[0][i]))]
+        assert top[1][1] >= top[2][1] and abs(sum(p for _, p in art.predict_top([t], k=k)[0]) - 1) < 1e-4
+
+
+def test_single_scorer_artefact_still_loads(tmp_path, model):
+    """Artefacts saved before the ranking ensemble (no 'components' in meta) rank by the SVM."""
+    import json
+
+    texts, labels = synthetic(80, seed=5)
+    old = _artifact([prepare(t) for t in texts], labels, dict(CANDIDATES["char12+lex"]), model.lex_terms, "auto4s")
+    v = save_model(old, tmp_path)
+    meta = json.loads((tmp_path / v / "meta.json").read_text(encoding="utf-8"))
+    del meta["components"], meta["component_temperatures"]
+    (tmp_path / v / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    loaded = load_model(tmp_path / v)
+    assert loaded.components == ("svm",) and loaded.temperature == 3.0
+    probe = ["刹车异响", "态度恶劣，挂电话", "发动机抖动"]
+    for t in probe:
+        scores = loaded._scores(prepare(t))[0]
+        assert [label for label, _ in loaded.predict_top([t], k=3)[0]] == [loaded.labels[i] for i in np.argsort(-scores)[:3]]
+
+
 def test_save_activate_rollback_and_load(tmp_path, model):
     v1 = save_model(model, tmp_path)
     assert active_version(tmp_path) == v1
@@ -77,6 +133,8 @@ def test_save_activate_rollback_and_load(tmp_path, model):
     loaded = load_active(tmp_path)
     assert time.perf_counter() - t0 < 2.0
     assert loaded.version == v1 and loaded.labels == model.labels
+    assert loaded.components == model.components and loaded.components in (RANKERS, ("svm",))
+    assert loaded.component_temperatures == model.component_temperatures and loaded.temperature == model.temperature
     texts, labels = synthetic(30, seed=4)
     assert loaded.predict(texts) == model.predict(texts)
     assert not list(tmp_path.glob(".tmp-*")) and not list(tmp_path.glob(".ACTIVE*"))

@@ -46,3 +46,44 @@ def test_language_detection():
     assert detect_language("I was charged a late fee twice and nobody answers") == "en"
     assert detect_language("我的 credit card 被 charged 了 late fee twice, bank says nothing") == "mixed"
     assert detect_language("😀😀 123") == "unknown"
+
+
+def test_opencc_is_skipped_only_when_it_would_change_nothing():
+    """normalize() skips OpenCC when unchanged() says so: then OpenCC must indeed return
+    the text as it is (checked on real complaints and on texts holding every listed
+    phrase and traditional characters)."""
+    import csv
+    import random
+
+    from _triage_helpers import shared_data
+    from qingting.triage.opencc_skip import PHRASES_FILE, unchanged
+    from qingting.triage.normalize import _opencc
+
+    conv = _opencc()
+    phrases = PHRASES_FILE.read_text(encoding="utf-8").splitlines()[1:]
+    with open(shared_data("car_complaints_2024-01-29_to_2024-02-28.csv"), encoding="utf-8", newline="") as f:
+        texts = [r["投诉简述"] for r in csv.DictReader(f)]
+    rnd = random.Random(3)
+    texts += [rnd.choice(texts)[:40] + p + rnd.choice(texts)[:40] for p in phrases]
+    texts += ["臺灣的車", "回覆", "我的滑鼠壞了", "使用者", "A肝", "重覆投诉", "一般的投诉", "刹车\x00失灵", "\x01\x02"]
+    skipped = 0
+    for t in texts:
+        if unchanged(t, conv):
+            skipped += 1
+            assert conv.convert(t) == t, t
+    assert skipped > len(texts) // 3  # the shortcut is taken for most simplified texts
+    assert not unchanged("回覆", conv) and not unchanged("臺灣", conv) and unchanged("一般的投诉", conv)
+
+
+def test_opencc_phrase_list_matches_the_installed_opencc():
+    """The shipped phrase list is what the installed OpenCC's dictionaries give."""
+    from pathlib import Path
+
+    import opencc
+    import pytest
+
+    from qingting.triage.opencc_skip import PHRASES_FILE, generate
+
+    if not (Path(opencc.__file__).parent / "clib" / "bin" / "opencc_dict").exists():
+        pytest.skip("opencc_dict tool not installed")
+    assert generate() == PHRASES_FILE.read_text(encoding="utf-8").splitlines()[1:]

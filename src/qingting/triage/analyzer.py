@@ -174,11 +174,14 @@ def _analyze(text, channel, subject, profile, repeat_count, history_count, dupli
         hits.extend(lex.signal_matchers[lg].find(low))
     hits = _dedupe(hits)
     by: dict[tuple[str, str], list[Hit]] = {}
+    sums: dict[tuple[str, str], float] = {}
     for h in hits:
-        by.setdefault((h.signal, h.label), []).append(h)
+        key = (h.signal, h.label)
+        by.setdefault(key, []).append(h)
+        sums[key] = sums.get(key, 0) + h.weight
 
     def wsum(signal, label):
-        return sum(h.weight for h in by.get((signal, label), ()))
+        return sums.get((signal, label), 0)
 
     excl_runs = [m for m in _EXCL_RUN.finditer(norm.text)]
     quest_runs = [m for m in _QUEST_RUN.finditer(norm.text)]

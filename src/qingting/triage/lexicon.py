@@ -22,6 +22,11 @@ import threading
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .normalize import text_codes
 
 DATA_DIR = Path(__file__).with_name("data")
 ENV_EXTRA = "QINGTING_TRIAGE_EXTRA_DIR"
@@ -57,8 +62,7 @@ class Rule:
     source: str
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):  # a named tuple: created ten times per text, cheaper than a dataclass
     rule_id: str
     signal: str
     label: str
@@ -158,14 +162,17 @@ def _parse_rules(data: dict, path: Path, src: str) -> tuple[str, list[dict]]:
     return lang, out
 
 
-def _literal_gate(pattern: re.Pattern) -> tuple[str, ...] | None:
-    """Literals of which at least one must occur in any match of ``pattern`` (None: no
-    cheap gate found).  Lets the matcher skip a regular expression with a few ``in``
-    tests; derived from the parsed pattern, so no data-file hint is needed."""
+def _literal_gates(pattern: re.Pattern, limit: int = 3) -> tuple[tuple[str, ...], ...]:
+    """Groups of literals such that any match of ``pattern`` contains one literal of
+    every group (the most selective ``limit`` groups; () when none was found).  Lets the
+    matcher skip a regular expression when a group is absent from the text; derived from
+    the parsed pattern, so no data-file hint is needed."""
+    if pattern.flags & re.IGNORECASE:
+        return ()
     try:
         from re import _constants as C, _parser as P
     except ImportError:  # pragma: no cover - other Python versions
-        return None
+        return ()
 
     def alternatives(items):
         """All literal strings the item sequence can be, or None if not purely literal."""
@@ -197,8 +204,8 @@ def _literal_gate(pattern: re.Pattern) -> tuple[str, ...] | None:
     try:
         tree = P.parse(pattern.pattern, pattern.flags)
     except Exception:
-        return None
-    best = None
+        return ()
+    found: dict[tuple[str, ...], int] = {}  # group -> score (longer, fewer literals: rarer)
     items = list(tree)
     # Runs of plain characters count as one literal ("媒体", not "媒").
     run = ""
@@ -206,10 +213,8 @@ def _literal_gate(pattern: re.Pattern) -> tuple[str, ...] | None:
         if op is C.LITERAL:
             run += chr(av)
             continue
-        if len(run) > 1:
-            score = len(run) * 10 - 1
-            if best is None or score > best[0]:
-                best = (score, (run,))
+        if run:
+            found[(run,)] = len(run) * 10 - 1
         run = ""
     for op, av in items:
         if op in (C.MAX_REPEAT, C.MIN_REPEAT):
@@ -217,40 +222,13 @@ def _literal_gate(pattern: re.Pattern) -> tuple[str, ...] | None:
             if lo < 1:
                 continue
             cand = alternatives(list(item))
-        elif op in (C.ASSERT, C.ASSERT_NOT, C.AT):
+        elif op in (C.ASSERT, C.ASSERT_NOT, C.AT, C.LITERAL):
             continue
         else:
             cand = alternatives([(op, av)])
         if cand and all(cand):
-            score = min(len(x) for x in cand) * 10 - len(cand)
-            if best is None or score > best[0]:
-                best = (score, tuple(sorted(set(cand))))
-    return best[1] if best else None
-
-
-def _trie_regex(words) -> str:
-    """A regular expression matching any of ``words``, factored as a trie (longest first)."""
-    trie: dict = {}
-    for w in words:
-        d = trie
-        for ch in w:
-            d = d.setdefault(ch, {})
-        d[""] = True
-
-    def build(d) -> str:
-        alts = []
-        end = False
-        for ch, sub in sorted(d.items(), key=lambda kv: kv[0]):
-            if ch == "":
-                end = True
-                continue
-            alts.append(re.escape(ch) + build(sub))
-        if not alts:
-            return ""
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        return "(?:" + body + ")?" if end else body
-
-    return build(trie)
+            found.setdefault(tuple(sorted(set(cand))), min(len(x) for x in cand) * 10 - len(set(cand)))
+    return tuple(sorted(found, key=lambda g: -found[g])[:limit])
 
 
 class Matcher:
@@ -267,12 +245,20 @@ class Matcher:
         # Terms that start with an ASCII letter/digit must sit on word boundaries.
         self._terms = {t: (tuple(rs), t[0].isascii() and t[0].isalnum(), t[-1].isascii() and t[-1].isalnum())
                        for t, rs in by_term.items()}
-        self._rx = re.compile(_trie_regex(sorted(by_term))) if by_term else None
-        self._patterns = []
-        for r in rules:
-            for p in r.patterns:
-                gate = _literal_gate(p)
-                self._patterns.append((r, p, re.compile("|".join(map(re.escape, gate))) if gate else None))
+        # Terms are looked up by their first two characters (one-character terms by
+        # their character), longest first: one pass over the text's character pairs
+        # finds the longest term at every position (overlaps allowed).
+        self._index = _PrefixIndex(by_term)
+        # A pattern runs only when each of its literal gates (groups of literals) has a
+        # literal in the text; the literals of all gates are looked up at once.
+        groups: dict[frozenset, int] = {}
+        self._patterns = [(r, p, frozenset(groups.setdefault(frozenset(g), len(groups)) for g in _literal_gates(p)))
+                          for r in rules for p in r.patterns]
+        self._groups_of: dict[str, list[int]] = {}
+        for g, gid in groups.items():
+            for w in g:
+                self._groups_of.setdefault(w, []).append(gid)
+        self._gates = _PrefixIndex(self._groups_of)
 
     @staticmethod
     def _negated(text: str, start: int, lang: str) -> bool:
@@ -282,44 +268,111 @@ class Matcher:
         before = text[max(0, start - 4):start]
         return any(c in before[-len(c) - 1:] for c in NEGATION_ZH)
 
-    def _emit(self, text: str, i: int, term: str, hits: list) -> None:
-        rules, ascii_start, ascii_end = self._terms[term]
-        j = i + len(term)
-        if ascii_start and i > 0 and text[i - 1].isascii() and text[i - 1].isalnum():
-            return
-        if ascii_end and j < len(text) and text[j].isascii() and text[j].isalnum():
-            return
-        for r in rules:
-            if r.negatable and self._negated(text, i, self.lang):
+    def _term_matches(self, text: str) -> list[tuple[Rule, int, int, str]]:
+        """(rule, start, end, term) of the terms found, by position."""
+        terms, negated, lang = self._terms, self._negated, self.lang
+        n = len(text)
+        out = []
+        for i, term in self._index.occurrences(text):
+            rules, ascii_start, ascii_end = terms[term]
+            j = i + len(term)
+            if ascii_start and i > 0 and text[i - 1].isascii() and text[i - 1].isalnum():
                 continue
-            hits.append(Hit(r.id, r.signal, r.label, r.weight, i, j, term))
+            if ascii_end and j < n and text[j].isascii() and text[j].isalnum():
+                continue
+            for r in rules:
+                if not (r.negatable and negated(text, i, lang)):
+                    out.append((r, i, j, term))
+        return out
+
+    def _pattern_matches(self, text: str) -> list[tuple[Rule, int, int, str]]:
+        """(rule, start, end, matched text) of the patterns' matches, pattern by pattern."""
+        out = []
+        if not self._patterns:
+            return out
+        satisfied: set[int] = set()
+        for w in self._gates.present(text):
+            satisfied.update(self._groups_of[w])
+        negated, lang = self._negated, self.lang
+        for r, p, needs in self._patterns:
+            if not needs <= satisfied:
+                continue
+            for m in p.finditer(text):
+                a, b = m.span()
+                if a != b and not (r.negatable and negated(text, a, lang)):
+                    out.append((r, a, b, m.group()))
+        return out
 
     def find(self, text: str) -> list[Hit]:
         """``text`` must already be normalised and lower-cased."""
-        hits: list[Hit] = []
         if not text:
-            return hits
-        rx = self._rx
-        if rx is not None:
-            match = rx.match
-            for m in rx.finditer(text):
-                a, b = m.span()
-                self._emit(text, a, m.group(), hits)
-                for k in range(a + 1, b):  # terms starting inside this match
-                    m2 = match(text, k)
-                    if m2:
-                        self._emit(text, k, m2.group(), hits)
-        for r, p, gate in self._patterns:
-            if gate is not None and gate.search(text) is None:
-                continue
-            if True:
-                for m in p.finditer(text):
-                    if m.end() == m.start():
-                        continue
-                    if r.negatable and self._negated(text, m.start(), self.lang):
-                        continue
-                    hits.append(Hit(r.id, r.signal, r.label, r.weight, m.start(), m.end(), m.group()))
-        return hits
+            return []
+        return [Hit(r.id, r.signal, r.label, r.weight, a, b, t)
+                for r, a, b, t in self._term_matches(text) + self._pattern_matches(text)]
+
+    def label_counts(self, text: str) -> dict[str, int]:
+        """How many hits each label has (what ``find`` returns, counted)."""
+        counts: dict[str, int] = {}
+        if not text:
+            return counts
+        for r, *_ in self._term_matches(text) + self._pattern_matches(text):
+            counts[r.label] = counts.get(r.label, 0) + 1
+        return counts
+
+
+_END = np.uint64(2 ** 64 - 1)  # sentinel after the sorted keys: a search never runs off the end
+
+
+class _PrefixIndex:
+    """Words by their first two characters (one-character words apart), longest first.
+    The text's character pairs are looked up all at once (one sorted-array search, on
+    code arrays shared by the matchers reading the same text); only positions whose pair
+    starts a word are then checked."""
+
+    def __init__(self, words):
+        index: dict[str, list[str]] = {}
+        for w in words:
+            if len(w) > 1:
+                index.setdefault(w[:2], []).append(w)
+        self.words = {k: tuple(sorted(v, key=len, reverse=True)) for k, v in index.items()}
+        self.singles = frozenset(w for w in words if len(w) == 1)
+        self.keys = np.array(sorted((ord(k[0]) << 21) | ord(k[1]) for k in self.words) + [_END], dtype=np.uint64)
+
+    def _starts(self, text: str) -> list[int]:
+        """Positions whose character pair starts a word, ascending."""
+        pairs = text_codes(text)[1]
+        if len(self.keys) == 1 or not len(pairs):
+            return []
+        keys = self.keys
+        return np.flatnonzero(keys[np.searchsorted(keys, pairs)] == pairs).tolist()
+
+    def occurrences(self, text: str) -> list[tuple[int, str]]:
+        """(position, longest word starting there), by position."""
+        starts = self._starts(text)
+        singles = self.singles
+        if singles and not singles.isdisjoint(text):
+            starts = sorted(set(starts).union(i for i, c in enumerate(text) if c in singles))
+        words, startswith = self.words, text.startswith
+        out = []
+        for i in starts:
+            for w in words.get(text[i:i + 2], ()):
+                if startswith(w, i):
+                    out.append((i, w))
+                    break
+            else:
+                if text[i] in singles:
+                    out.append((i, text[i]))
+        return out
+
+    def present(self, text: str) -> set[str]:
+        """The words that occur in ``text``."""
+        found = set(self.singles.intersection(text)) if self.singles else set()
+        words = self.words
+        for pair in {text[i:i + 2] for i in self._starts(text)}:
+            for w in words[pair]:
+                if len(w) == 2 or w in text:
+                    found.add(w)
+        return found
 
 
 @dataclass(frozen=True)
@@ -477,19 +530,25 @@ def build_lexicon(extra_dirs=None) -> Lexicon:
 
 
 _cache: dict[tuple, Lexicon] = {}
+_cache_by_env: dict[str, Lexicon] = {}  # value of the env variable -> lexicon (no extra_dirs)
 _lock = threading.Lock()
 
 
 def get_lexicon(extra_dirs=None) -> Lexicon:
     """The lexicon for these extra dirs (plus the env variable), cached; see reload_lexicon()."""
+    env = os.environ.get(ENV_EXTRA, "")
+    if not extra_dirs:  # the common call (every analysis): one dictionary lookup
+        lex = _cache_by_env.get(env)
+        if lex is not None:
+            return lex
     key = tuple(str(p) for p in _extra_dirs(extra_dirs))
-    lex = _cache.get(key)
-    if lex is None:
-        with _lock:
-            lex = _cache.get(key)
-            if lex is None:
-                lex = build_lexicon(extra_dirs)
-                _cache[key] = lex
+    with _lock:
+        lex = _cache.get(key)
+        if lex is None:
+            lex = build_lexicon(extra_dirs)
+            _cache[key] = lex
+        if not extra_dirs:
+            _cache_by_env[env] = lex
     return lex
 
 
@@ -497,6 +556,7 @@ def reload_lexicon() -> None:
     """Forget cached lexicons (call after an administrator edited a file)."""
     with _lock:
         _cache.clear()
+        _cache_by_env.clear()
 
 
 def validate_dir(path) -> list[str]:

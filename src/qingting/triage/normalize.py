@@ -12,12 +12,32 @@ import html
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
+from .opencc_skip import unchanged
+
 MAX_CHARS = 20_000  # analysis window; longer input is truncated (and the result says so)
 
 _FW = {i: i - 0xFEE0 for i in range(0xFF01, 0xFF5F)}
 _FW[0x3000] = 0x20  # ideographic space
 _FW[0x00A0] = 0x20
 WIDTH_TABLE = str.maketrans(_FW)
+_WIDE = re.compile("[\uff01-\uff5e\u3000\xa0]")  # a quick test before the (slower) translate
+
+
+_last_fold: tuple = ("", "")
+
+
+def fold_width(text: str) -> str:
+    """Full-width ASCII forms, the ideographic and no-break spaces → half-width.  The
+    last result is reused: normalize() and find_pii() fold the same text in a row."""
+    global _last_fold
+    last = _last_fold
+    if last[0] is text:
+        return last[1]
+    folded = text.translate(WIDTH_TABLE) if _WIDE.search(text) else text
+    _last_fold = (text, folded)
+    return folded
 
 # One pass over the residue we strip: tags, entities, whitespace runs.
 _RESIDUE = re.compile(r"<(?:/?[A-Za-z][^<>]{0,300}|!--.{0,2000}?--)>|&(?:#\d{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z]{2,8});|\s{2,}|[\t\r\n\f\v\u200b\u200c\u200d\ufeff]", re.S)
@@ -110,7 +130,7 @@ def _strip_residue(text: str):
 
 def _convert(text: str, starts, ends):
     conv = _opencc()
-    if not conv:
+    if not conv or unchanged(text, conv):
         return text, starts, ends
     try:
         new = conv.convert(text)
@@ -165,7 +185,7 @@ def normalize(text, max_chars: int = MAX_CHARS) -> Normalized:
         if len(safe) != len(text):
             safe = "".join(ch if not 0xD800 <= ord(ch) <= 0xDFFF else "\ufffd" for ch in text)
     stripped, starts, ends = _strip_residue(safe)
-    folded = stripped.translate(WIDTH_TABLE)
+    folded = fold_width(stripped)
     converted, starts, ends = _convert(folded, starts, ends)
     # Trim leading/trailing spaces.
     lead = len(converted) - len(converted.lstrip())
@@ -187,14 +207,16 @@ def normalize(text, max_chars: int = MAX_CHARS) -> Normalized:
     )
 
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]{2,}")
+# Starts and ends (exclusive) of the CJK blocks counted: a code point is CJK when an odd
+# number of these bounds are ≤ it.
+_CJK_BOUNDS = np.array([0x3400, 0x4DC0, 0x4E00, 0xA000, 0xF900, 0xFB00], dtype=np.uint64)
 
 
 def detect_language(text: str) -> str:
     """'zh', 'en', 'mixed' or 'unknown' (no letters at all)."""
     sample = text[:4000]
-    cjk = len(_CJK.findall(sample))
+    cjk = int(np.count_nonzero(np.searchsorted(_CJK_BOUNDS, text_codes(text)[0][:4000], side="right") & 1))
     latin_words = _LATIN.findall(sample)
     latin = sum(len(w) for w in latin_words)
     if cjk == 0 and latin == 0:
@@ -209,3 +231,20 @@ def detect_language(text: str) -> str:
     if cjk <= 2 and len(latin_words) >= 8:
         return "en"
     return "mixed"
+
+
+_last_codes: tuple = ("", None)
+
+
+def text_codes(text: str):
+    """(code points, character-pair keys) of ``text`` as uint64 arrays (a pair key is the
+    two code points packed 21 bits apart).  The last text's arrays are reused: language
+    detection, the signal matcher and the model read the same text one after the other."""
+    global _last_codes
+    last = _last_codes
+    if last[0] is text:
+        return last[1]
+    cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.uint64)
+    codes = (cp, (cp[:-1] << np.uint64(21)) | cp[1:])
+    _last_codes = (text, codes)
+    return codes

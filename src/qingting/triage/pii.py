@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .normalize import WIDTH_TABLE
+from .normalize import fold_width
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def find_pii(text, *, kinds: set[str] | None = None) -> list[PiiSpan]:
     """All personal-data spans in ``text`` (sorted, non-overlapping). Never raises."""
     if not isinstance(text, str) or not text:
         return []
-    t = text.translate(WIDTH_TABLE)
+    t = fold_width(text)
     found: list[PiiSpan] = []
     taken = bytearray(len(t))  # 1 where a span was already found: linear time on huge texts
 
