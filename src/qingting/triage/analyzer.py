@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 import re
 
-from .lexicon import Hit, Lexicon, get_lexicon
-from .normalize import MAX_CHARS, Normalized, detect_language, normalize
+from .lexicon import Hit, Lexicon, get_lexicon, prescan
+from .normalize import MAX_CHARS, Normalized, detect_language, lower, normalize
 from .pii import find_pii
 from .result import Category, CategoryChoice, Emotion, Evidence, Label, Nature, Priority, Triage
 
@@ -29,13 +29,6 @@ def set_active_model(model) -> None:
 
 def get_active_model():
     return _active_model
-
-
-def _lower(t: str) -> str:
-    low = t.lower()
-    if len(low) == len(t):
-        return low
-    return "".join((c.lower()[:1] or c) for c in t)
 
 
 def _sat(x: float) -> float:
@@ -166,9 +159,17 @@ def _analyze(text, channel, subject, profile, repeat_count, history_count, dupli
     if norm.truncated:
         notes.append(f"truncated: analysed the first {max_chars} of {norm.original_length} characters")
     ctx = _Ctx(norm)
-    low = _lower(norm.text)
+    low = lower(norm.text)
     lang = detect_language(low)
     langs = {"zh": ("zh",), "en": ("en",), "mixed": ("zh", "en"), "unknown": ("zh",)}[lang]
+    if model is None:
+        model = _active_model
+    use_model = model is not None and model != LEXICON_ONLY and hasattr(model, "predict_explain")
+    # One scan of the text for the signal rules and the category terms (the model's
+    # lexicon features, or the profile's terms for the lexicon rules).
+    category_matcher = (getattr(model, "lexicon_matcher", None) if use_model
+                        else lex.category_matchers.get(profile) or lex.category_matchers["general"])
+    prescan(low, [lex.signal_matchers[lg] for lg in langs] + [category_matcher])
     hits: list[Hit] = []
     for lg in langs:
         hits.extend(lex.signal_matchers[lg].find(low))
@@ -212,7 +213,6 @@ def _analyze(text, channel, subject, profile, repeat_count, history_count, dupli
 
     # ---------------------------------------------------------------- emotion
     emo_raw = {code: wsum("emotion", code) for code in ("anger", "anxiety", "disappointment", "grievance", "calm")}
-    emo_ev: dict[str, list[Evidence]] = {c: [ctx.ev(h) for h in by.get(("emotion", c), ())[:6]] for c in emo_raw}
     if "safety" in sig:
         emo_raw["anxiety"] += 0.6
     if repeat_count >= 1 or "repeat" in sig:
@@ -239,7 +239,7 @@ def _analyze(text, channel, subject, profile, repeat_count, history_count, dupli
     else:
         emotion_code = "calm"
     zh, en = _names(lex, "emotion", emotion_code)
-    emo_evidence = list(emo_ev.get(emotion_code, []))
+    emo_evidence = [ctx.ev(h) for h in by.get(("emotion", emotion_code), ())[:6]]
     for m in excl_runs[:3]:
         emo_evidence.append(ctx.ev_span(m.start(), m.end(), "feature.exclamation_run", "feature"))
     for h in by.get(("intensity", "boost"), ())[:4]:
@@ -250,7 +250,9 @@ def _analyze(text, channel, subject, profile, repeat_count, history_count, dupli
 
     # ---------------------------------------------------------------- personas
     p_raw = {code: wsum("persona", code) for code in ("emotional", "righteous", "stubborn", "prepared", "self_important", "influential")}
-    p_ev: dict[str, list[Evidence]] = {c: [ctx.ev(h) for h in by.get(("persona", c), ())[:6]] for c in p_raw}
+    # Evidence beyond the persona's own lexicon hits; the hits' evidence is built only
+    # for the personas given.
+    p_ev: dict[str, list[Evidence]] = {c: [] for c in p_raw}
     if intensity >= 0.75:
         p_raw["emotional"] += 0.4
         p_ev["emotional"].append(Evidence(f"intensity={intensity}", None, None, None, None, "feature.intensity", "feature"))
@@ -272,7 +274,8 @@ def _analyze(text, channel, subject, profile, repeat_count, history_count, dupli
     for code, raw in p_raw.items():
         if raw >= 0.75:
             zh, en = _names(lex, "persona", code)
-            personas.append(Label(code, zh, en, _sat(raw), tuple(p_ev[code])))
+            ev = [ctx.ev(h) for h in by.get(("persona", code), ())[:6]] + p_ev[code]
+            personas.append(Label(code, zh, en, _sat(raw), tuple(ev)))
     personas.sort(key=lambda p: -p.score)
     if not personas:
         zh, en = _names(lex, "persona", "ordinary")
@@ -294,9 +297,7 @@ def _analyze(text, channel, subject, profile, repeat_count, history_count, dupli
     nature = Nature(ncode, zh, en, tuple(reasons), "supervisor_review" if reasons else None)
 
     # ---------------------------------------------------------------- category
-    if model is None:
-        model = _active_model
-    if model is not None and model != LEXICON_ONLY and hasattr(model, "predict_explain"):
+    if use_model:
         category = _category_model(lex, profile, model, low, ctx)
         model_version = getattr(model, "version", None) or "model"
     else:

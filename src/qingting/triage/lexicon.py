@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .normalize import text_codes
+from .textcodes import text_codes
 
 DATA_DIR = Path(__file__).with_name("data")
 ENV_EXTRA = "QINGTING_TRIAGE_EXTRA_DIR"
@@ -327,7 +327,7 @@ class _PrefixIndex:
     """Words by their first two characters (one-character words apart), longest first.
     The text's character pairs are looked up all at once (one sorted-array search, on
     code arrays shared by the matchers reading the same text); only positions whose pair
-    starts a word are then checked."""
+    starts a word are then checked.  ``prescan`` does this once for several indexes."""
 
     def __init__(self, words):
         index: dict[str, list[str]] = {}
@@ -336,43 +336,99 @@ class _PrefixIndex:
                 index.setdefault(w[:2], []).append(w)
         self.words = {k: tuple(sorted(v, key=len, reverse=True)) for k, v in index.items()}
         self.singles = frozenset(w for w in words if len(w) == 1)
-        self.keys = np.array(sorted((ord(k[0]) << 21) | ord(k[1]) for k in self.words) + [_END], dtype=np.uint64)
-
-    def _starts(self, text: str) -> list[int]:
-        """Positions whose character pair starts a word, ascending."""
-        pairs = text_codes(text)[1]
-        if len(self.keys) == 1 or not len(pairs):
-            return []
-        keys = self.keys
-        return np.flatnonzero(keys[np.searchsorted(keys, pairs)] == pairs).tolist()
+        # Testing a regular expression's character class scans the text in C (iterating a
+        # str in Python makes an object per character).
+        self._single_rx = re.compile("[" + "".join(map(re.escape, sorted(self.singles))) + "]") if self.singles else None
+        self.keys = _pair_keys(self.words)
+        self._scanned: tuple = ("", None, None)  # (text, every, present or occurrences) left by prescan
+        self._alone: dict[bool, dict] = {}  # scan groups when used without prescan
 
     def occurrences(self, text: str) -> list[tuple[int, str]]:
         """(position, longest word starting there), by position."""
-        starts = self._starts(text)
-        singles = self.singles
-        if singles and not singles.isdisjoint(text):
-            starts = sorted(set(starts).union(i for i, c in enumerate(text) if c in singles))
-        words, startswith = self.words, text.startswith
-        out = []
-        for i in starts:
-            for w in words.get(text[i:i + 2], ()):
-                if startswith(w, i):
-                    out.append((i, w))
-                    break
-            else:
-                if text[i] in singles:
-                    out.append((i, text[i]))
-        return out
+        scanned = self._scanned
+        if scanned[0] is text and scanned[1] is False:
+            return scanned[2]
+        return self._scan(text, False)[0]
 
     def present(self, text: str) -> set[str]:
         """The words that occur in ``text``."""
-        found = set(self.singles.intersection(text)) if self.singles else set()
-        words = self.words
-        for pair in {text[i:i + 2] for i in self._starts(text)}:
-            for w in words[pair]:
-                if len(w) == 2 or w in text:
-                    found.add(w)
-        return found
+        scanned = self._scanned
+        if scanned[0] is text and scanned[1] is True:
+            return scanned[2]
+        return self._scan(text, True)[1]
+
+    def _scan(self, text: str, every: bool):
+        groups = self._alone.get(every)
+        if groups is None:
+            groups = self._alone[every] = {k: ((0, w, every),) for k, w in self.words.items()}
+        occ, present = _scan(text, self.keys, groups, 1)
+        return self._finish(text, occ[0], present[0], every)
+
+    def _finish(self, text: str, occ: list, present: set, every: bool):
+        """Add the one-character words (rare: looked for only when the text has one)."""
+        rx = self._single_rx
+        if rx is None or not rx.search(text):
+            return occ, present
+        if every:
+            return occ, present | set(rx.findall(text))
+        at = {i: w for i, w in occ}
+        for m in rx.finditer(text):
+            at.setdefault(m.start(), m.group())
+        return sorted(at.items()), present
+
+
+def _pair_keys(pairs) -> np.ndarray:
+    """Sorted pair keys of two-character strings, then a sentinel."""
+    return np.array(sorted((ord(k[0]) << 21) | ord(k[1]) for k in pairs) + [_END], dtype=np.uint64)
+
+
+def _scan(text: str, keys: np.ndarray, groups: dict, n: int):
+    """One pass for ``n`` word lists: ``groups`` maps a first pair to ((list number,
+    words longest first, every: bool), …).  Returns per list the (position, longest
+    word) found, and for the lists marked ``every`` the set of all words found."""
+    occ: list[list] = [[] for _ in range(n)]
+    present: list[set] = [set() for _ in range(n)]
+    pairs = text_codes(text)[1]
+    if len(keys) == 1 or not len(pairs):
+        return occ, present
+    startswith = text.startswith
+    for i in np.flatnonzero(keys[np.searchsorted(keys, pairs)] == pairs).tolist():
+        for k, words, every in groups[text[i:i + 2]]:
+            for w in words:
+                if startswith(w, i):
+                    if every:
+                        present[k].add(w)
+                    else:
+                        occ[k].append((i, w))
+                        break
+    return occ, present
+
+
+_joint: dict[tuple, tuple] = {}  # ids of indexes -> (indexes, keys, groups); a few entries
+
+
+def prescan(text: str, matchers) -> None:
+    """Scan ``text`` once for the terms and pattern gates of all ``matchers`` (e.g. the
+    signal rules and the model's lexicon); their find()/label_counts() on that same text
+    then reuse the result instead of scanning again."""
+    indexes = tuple((ix, every) for m in matchers if m is not None
+                    for ix, every in ((m._index, False), (m._gates, True)) if ix.words or ix.singles)
+    if not text or not indexes:
+        return
+    key = tuple(id(ix) for ix, _ in indexes)
+    joint = _joint.get(key)
+    if joint is None:
+        groups: dict[str, list] = {}
+        for k, (ix, every) in enumerate(indexes):
+            for pair, words in ix.words.items():
+                groups.setdefault(pair, []).append((k, words, every))
+        joint = (indexes, _pair_keys(groups), {p: tuple(g) for p, g in groups.items()})
+        if len(_joint) >= 8:
+            _joint.pop(next(iter(_joint)))
+        _joint[key] = joint
+    occ, present = _scan(text, joint[1], joint[2], len(indexes))
+    for k, (ix, every) in enumerate(indexes):
+        ix._scanned = (text, every, ix._finish(text, occ[k], present[k], every)[1 if every else 0])
 
 
 @dataclass(frozen=True)

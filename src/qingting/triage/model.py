@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from .lexicon import Matcher, Rule, get_lexicon
-from .normalize import normalize, text_codes
+from .normalize import lower, normalize
+from .textcodes import text_codes
 
 FORMAT = 1
 ACTIVE_FILE = "ACTIVE"
@@ -74,9 +75,7 @@ def default_models_dir() -> Path:
 
 def prepare(text) -> str:
     """The model's view of a text: normalised and lower-cased (as analyze() does)."""
-    t = normalize(text).text
-    low = t.lower()
-    return low if len(low) == len(t) else "".join((c.lower()[:1] or c) for c in t)
+    return lower(normalize(text).text)
 
 
 _rjieba = None
@@ -107,20 +106,40 @@ def extract(text: str, cfg: dict) -> list[str]:
     return feats
 
 
+_END = 2 ** 64 - 1  # sentinel after the sorted keys (never a key): a search never runs off the end
+
+
 class _GramIndex:
     """Vectorised lookup of a text's character n-grams in the vocabulary.  Each character
     becomes its rank in the vocabulary's alphabet (1…A; A+1: not in it), an n-gram the
-    ranks packed ``bits`` apart, left-aligned (shorter n-grams end in zeros): one integer
-    key per n-gram.  The keys sort like the strings, so in the sorted key array the
-    position of a key is its feature index when the features are n-grams only (else
-    ``idx`` maps positions to features).  The text's distinct keys are searched sorted,
-    which keeps the binary searches short."""
+    ranks packed ``bits`` apart: one integer key per n-gram, searched (the text's
+    distinct keys, sorted: short searches) in the sorted keys of the vocabulary.
 
-    def __init__(self, table, bits, lo, hi, keys, idx):
+    The keys give the order in which a text's features are summed, which is kept from
+    the previous releases so that results stay bit-identical: ranks left-aligned (keys
+    sort like the strings, i.e. like the features) in general; for character uni- and
+    bigrams alone, unigrams first, then bigrams (``short_first``)."""
+
+    def __init__(self, table, bits, lo, hi, keys, idx, short_first):
         self.table, self.bits, self.lo, self.hi, self.keys, self.idx = table, bits, lo, hi, keys, idx
+        self.short_first = short_first
+        # Per n-gram length and position in the n-gram, the table of a character's part of
+        # the key (rank shifted into place, with the length tag on the first character).
+        b = int(bits)
+        made: dict[tuple[int, int], np.ndarray] = {}
+        self.parts = {}
+        for n in range(lo, hi + 1):
+            parts = []
+            for j in range(n):
+                shift = b * (n - 1 - j) + (0 if short_first else b * (hi - n))
+                tag = (n << (hi * b)) if short_first and j == 0 else 0
+                if (shift, tag) not in made:
+                    made[shift, tag] = (table << np.uint64(shift)) | np.uint64(tag)
+                parts.append(made[shift, tag])
+            self.parts[n] = parts
 
     @classmethod
-    def build(cls, features: list[str], char) -> "_GramIndex | None":
+    def build(cls, features: list[str], char, short_first: bool = False) -> "_GramIndex | None":
         if not char:
             return None
         lo, hi = char
@@ -128,7 +147,7 @@ class _GramIndex:
         alphabet = sorted({c for f, _ in grams for c in f})
         unknown = len(alphabet) + 1
         bits = unknown.bit_length()
-        if hi * bits > 64:
+        if hi * bits + (hi.bit_length() if short_first else 0) > 64:
             return None
         rank = {c: r for r, c in enumerate(alphabet, 1)}
         table = np.full(max((ord(c) for c in alphabet), default=0) + 2, unknown, dtype=np.uint64)
@@ -139,36 +158,43 @@ class _GramIndex:
             k = 0
             for c in f:
                 k = (k << bits) | rank[c]
-            keyed.append((k << (bits * (hi - len(f))), i))
+            keyed.append(((k | (len(f) << (hi * bits))) if short_first else k << (bits * (hi - len(f))), i))
         keyed.sort()
         idx = [i for _, i in keyed]
-        return cls(table, np.uint64(bits), lo, hi, np.array([k for k, _ in keyed], dtype=np.uint64),
-                   None if idx == list(range(len(features))) else np.array(idx, dtype=np.int64))
+        return cls(table, np.uint64(bits), lo, hi, np.array([k for k, _ in keyed] + [_END], dtype=np.uint64),
+                   None if idx == list(range(len(features))) else np.array(idx, dtype=np.int64), short_first)
 
     def ids_counts(self, text: str):
-        """(feature indexes of the text's n-grams, ascending, and their counts), or (None, None)."""
-        if not text or not len(self.keys):
+        """(feature indexes of the text's n-grams, in key order, and their counts), or (None, None)."""
+        if not text or len(self.keys) == 1:
             return None, None
-        r = self.table[np.minimum(text_codes(text)[0], len(self.table) - 1)]
-        parts, g = [], r
-        for n in range(1, self.hi + 1):
-            if n > 1:
-                g = (g[:-1] << self.bits) | r[n - 1:]
-            if not len(g):
+        cp = text_codes(text)[0]
+        m = len(cp)
+        sizes = [m - n + 1 for n in self.parts if m - n + 1 > 0]
+        if not sizes:
+            return None, None
+        q = np.empty(sum(sizes), dtype=np.uint64)
+        at = 0
+        for n, tables in self.parts.items():  # key = OR of each character's part, written in place
+            size = m - n + 1
+            if size <= 0:
                 break
-            if n >= self.lo:
-                parts.append(g << (self.bits * np.uint64(self.hi - n)) if n < self.hi else g)
-        if not parts:
-            return None, None
-        q, cnt = np.unique(np.concatenate(parts) if len(parts) > 1 else parts[0], return_counts=True)
+            out = q[at:at + size]
+            tables[0].take(cp[:size], mode="clip", out=out)
+            for j in range(1, n):
+                out |= tables[j].take(cp[j:j + size], mode="clip")
+            at += size
+        q.sort()  # distinct keys and counts (np.unique without its overhead)
+        new = np.empty(len(q), dtype=bool)
+        new[0] = True
+        np.not_equal(q[1:], q[:-1], out=new[1:])
+        first = np.flatnonzero(new)
+        cnt = np.diff(first, append=len(q))
+        q = q[first]
         pos = np.searchsorted(self.keys, q)
-        pos[pos == len(self.keys)] = 0
         hit = self.keys[pos] == q
-        if self.idx is None:
-            return pos[hit], cnt[hit]
-        ids, cnt = self.idx[pos[hit]], cnt[hit]
-        order = np.argsort(ids)
-        return ids[order], cnt[order]
+        pos = pos[hit]
+        return (pos if self.idx is None else self.idx[pos]), cnt[hit]
 
 
 def _lex_matcher(terms: dict[str, list[str]]) -> Matcher:
@@ -201,16 +227,16 @@ class ModelArtifact:
 
     def __post_init__(self):
         self.vocab = {f: i for i, f in enumerate(self.features)}
-        self._grams = _GramIndex.build(self.features, self.config.get("char"))
-        # Models of character uni- and bigrams alone summed their features unigrams first
-        # (then bigrams, each by code point): that order is kept, so that their results
-        # stay bit-identical.
         ch = self.config.get("char")
-        self._short_first = (np.array([len(f) for f in self.features], dtype=np.int8)
-                             if ch and ch[1] <= 2 and not self.config.get("words") else None)
+        self._grams = _GramIndex.build(self.features, ch, short_first=bool(ch and ch[1] <= 2 and not self.config.get("words")))
         self._lex_index = {c: i for i, c in enumerate(self.lex_codes)}
         self._matcher = _lex_matcher(self.lex_terms) if self.config.get("lexicon") else None
         self.set_temperatures(self.component_temperatures, self.temperature)
+
+    @property
+    def lexicon_matcher(self) -> Matcher | None:
+        """The matcher of the lexicon features (analyze() scans for them with the signals)."""
+        return self._matcher
 
     def set_temperatures(self, component_temperatures, temperature: float) -> None:
         """Set the scorers' temperatures and fold them into the inference weights.
@@ -257,12 +283,7 @@ class ModelArtifact:
         if self._grams is not None:
             idx, cnt = self._grams.ids_counts(prepared)
             if not words:
-                if idx is None or not idx.size:
-                    return None, None
-                if self._short_first is not None:
-                    order = np.argsort(self._short_first[idx], kind="stable")
-                    idx, cnt = idx[order], cnt[order]
-                return idx, cnt
+                return (idx, cnt) if idx is not None and idx.size else (None, None)
             parts = [np.repeat(idx, cnt)] if idx is not None else []
         elif self.config.get("char"):  # alphabet too large for packed keys (never seen)
             parts = [self._vocab_ids(extract(prepared, {"char": self.config["char"]}))]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .opencc_skip import unchanged
+from .textcodes import text_codes
 
 MAX_CHARS = 20_000  # analysis window; longer input is truncated (and the result says so)
 
@@ -213,6 +214,15 @@ _LATIN = re.compile(r"[A-Za-z]{2,}")
 _CJK_BOUNDS = np.array([0x3400, 0x4DC0, 0x4E00, 0xA000, 0xF900, 0xFB00], dtype=np.uint64)
 
 
+def lower(text: str) -> str:
+    """Lower-cased, character for character (offsets keep); the same object when nothing
+    changes, so that arrays cached for it (text_codes) are reused."""
+    low = text.lower()
+    if len(low) != len(text):  # a few characters (e.g. İ) lower-case to two
+        low = "".join((c.lower()[:1] or c) for c in text)
+    return text if low == text else low
+
+
 def detect_language(text: str) -> str:
     """'zh', 'en', 'mixed' or 'unknown' (no letters at all)."""
     sample = text[:4000]
@@ -231,20 +241,3 @@ def detect_language(text: str) -> str:
     if cjk <= 2 and len(latin_words) >= 8:
         return "en"
     return "mixed"
-
-
-_last_codes: tuple = ("", None)
-
-
-def text_codes(text: str):
-    """(code points, character-pair keys) of ``text`` as uint64 arrays (a pair key is the
-    two code points packed 21 bits apart).  The last text's arrays are reused: language
-    detection, the signal matcher and the model read the same text one after the other."""
-    global _last_codes
-    last = _last_codes
-    if last[0] is text:
-        return last[1]
-    cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.uint64)
-    codes = (cp, (cp[:-1] << np.uint64(21)) | cp[1:])
-    _last_codes = (text, codes)
-    return codes

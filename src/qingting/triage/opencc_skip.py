@@ -17,6 +17,7 @@ only if the phrase is one of the listed ones, which then occurs in the text.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -25,11 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .textcodes import text_codes
+
 PHRASES_FILE = Path(__file__).with_name("data") / "opencc_tw2sp_phrases.txt"
 # Every character but NUL (OpenCC stops at a NUL: a text holding one is always converted)
 # and the newline that separates them.
 _PROBE = [chr(i) for i in (*range(0x01, 0xD800), *range(0xE000, 0x10000), *range(0x20000, 0x2FA20)) if i != 0x0A]
 
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _state: dict = {}
 _lock = threading.Lock()
 
@@ -50,14 +54,10 @@ def changing_characters(converter) -> frozenset[str]:
     return frozenset(c for c, o in zip(_PROBE, out) if c != o)
 
 
-def _pair_codes(text: str) -> np.ndarray:
-    cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.uint64)
-    return (cp[:-1] << np.uint64(21)) | cp[1:]
-
-
 def _load(converter):
-    """(changing characters, {first two characters: phrases}, sorted pair keys of those)
-    or None when the phrase file does not match the installed OpenCC."""
+    """(pattern of the changing characters and NUL, their characters beyond the BMP,
+    sorted pair keys of the phrases' first two characters, {those two: phrases}) or None
+    when the phrase file does not match the installed OpenCC."""
     try:
         lines = PHRASES_FILE.read_text(encoding="utf-8").splitlines()
         meta = json.loads(lines[0].lstrip("# "))
@@ -69,8 +69,14 @@ def _load(converter):
     for p in lines[1:]:
         if len(p) > 1:
             by_pair.setdefault(p[:2], []).append(p)
-    keys = np.array(sorted(int(_pair_codes(k)[0]) for k in by_pair) + [2 ** 64 - 1], dtype=np.uint64)
-    return changing_characters(converter), {k: tuple(v) for k, v in by_pair.items()}, keys
+    keys = np.array(sorted((ord(k[0]) << 21) | ord(k[1]) for k in by_pair) + [2 ** 64 - 1], dtype=np.uint64)
+    # A character class of BMP characters scans the text in C, through a bitmap (a set
+    # test would make an object per character); the few characters beyond the BMP are
+    # checked apart, only in texts that have such characters.
+    changing = changing_characters(converter)
+    bmp = re.compile("[\x00" + "".join(re.escape(c) for c in sorted(changing) if ord(c) < 0x10000) + "]")
+    astral = frozenset(c for c in changing if ord(c) >= 0x10000)
+    return bmp, astral, keys, {k: tuple(v) for k, v in by_pair.items()}
 
 
 def unchanged(text: str, converter) -> bool:
@@ -90,12 +96,14 @@ def unchanged(text: str, converter) -> bool:
     loaded = state[1]
     if loaded is None:
         return False
-    chars, by_pair, keys = loaded
-    if not chars.isdisjoint(text) or "\x00" in text:
+    bmp, astral, keys, by_pair = loaded
+    if bmp.search(text):  # a character OpenCC changes, or a NUL
         return False
-    if len(text) < 2:
-        return True
-    pairs = _pair_codes(text)
+    if not astral.isdisjoint(_ASTRAL.findall(text)):
+        return False
+    # The phrases, by their first two characters (the text's code arrays computed here are
+    # those the later steps use when the text stays as it is).
+    pairs = text_codes(text)[1]
     for i in np.flatnonzero(keys[np.searchsorted(keys, pairs)] == pairs).tolist():
         if any(text.startswith(p, i) for p in by_pair[text[i:i + 2]]):
             return False

@@ -1,9 +1,24 @@
 """The Triage value returned by analyze()."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 
 
+def _fast_init(cls):
+    """Give a frozen dataclass an __init__ that fills the instance dict directly.  The
+    generated one sets each field through object.__setattr__, several times slower, and
+    analyze() builds a few dozen of these per complaint.  Instances stay frozen."""
+    names = [f.name for f in fields(cls)]
+    defaults = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+    params = ", ".join(n + (f"=_default_{n}" if n in defaults else "") for n in names)
+    namespace = {f"_default_{n}": v for n, v in defaults.items()}
+    body = "".join(f"\n    d[{n!r}] = {n}" for n in names)
+    exec(f"def __init__(self, {params}):\n    d = self.__dict__{body}", namespace)
+    cls.__init__ = namespace["__init__"]
+    return cls
+
+
+@_fast_init
 @dataclass(frozen=True)
 class Evidence:
     """Why a label was given.  ``start``/``end`` index the ORIGINAL text (as given to
@@ -25,6 +40,7 @@ class Evidence:
                 "rule": self.rule, "source": self.source}
 
 
+@_fast_init
 @dataclass(frozen=True)
 class Label:
     code: str
@@ -38,6 +54,7 @@ class Label:
                 "evidence": [e.to_dict() for e in self.evidence]}
 
 
+@_fast_init
 @dataclass(frozen=True)
 class CategoryChoice:
     level1: str
@@ -55,6 +72,7 @@ class CategoryChoice:
                 "label": self.label, "confidence": round(self.confidence, 3)}
 
 
+@_fast_init
 @dataclass(frozen=True)
 class Category:
     choice: CategoryChoice
@@ -71,6 +89,7 @@ class Category:
         return d
 
 
+@_fast_init
 @dataclass(frozen=True)
 class Nature:
     code: str  # good_faith | suspected_malicious
@@ -84,6 +103,7 @@ class Nature:
                 "reasons": [r.to_dict() for r in self.reasons]}
 
 
+@_fast_init
 @dataclass(frozen=True)
 class Emotion:
     code: str
@@ -99,6 +119,7 @@ class Emotion:
                 "evidence": [e.to_dict() for e in self.evidence]}
 
 
+@_fast_init
 @dataclass(frozen=True)
 class Priority:
     code: str
@@ -111,6 +132,7 @@ class Priority:
         return {"code": self.code, "zh": self.zh, "en": self.en, "reason": self.reason, "reason_en": self.reason_en}
 
 
+@_fast_init
 @dataclass(frozen=True)
 class Triage:
     language: str
