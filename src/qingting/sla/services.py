@@ -157,7 +157,7 @@ def _deadline_after(d: Deadline) -> dict:
 
 # ------------------------------------------------------------------ setting deadlines
 
-def start_deadlines(c: Complaint, starts_on: str, at: dt.datetime, *, actor=None, now=None,
+def start_deadlines(c: Complaint, starts_on: str | None, at: dt.datetime, *, actor=None, now=None,
                     kinds=None, note: str = "") -> list[Deadline]:
     """Create the deadlines of the complaint's policy that start on `starts_on` (or, with `kinds`,
     those of these kinds whatever they start on), counted from `at` — unless one of the same kind
@@ -252,7 +252,7 @@ REOPEN_RESTARTS = ("resolution",)  # a reopened complaint must be resolved again
 def on_step_changed(c: Complaint, old_step, new_step, actor, transition_kind) -> None:
     now = timezone.now()
     if transition_kind == "reopen":
-        start_deadlines(c, "", now, actor=actor, now=now, kinds=REOPEN_RESTARTS, note="投诉重新打开，重新计时")
+        start_deadlines(c, None, now, actor=actor, now=now, kinds=REOPEN_RESTARTS, note="投诉重新打开，重新计时")
         return
     first = _is_first_step(old_step)
     if first and transition_kind != "back":
