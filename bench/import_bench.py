@@ -1,5 +1,7 @@
 """Bulk import benchmark: rows/s and peak memory for a 100k-row CSV (goal ≥ 2,000 rows/s on
-PostgreSQL, 2 cores; memory flat: a 10k and a 100k file should peak alike).
+PostgreSQL, 2 cores; memory flat: a 10k and a 100k file should peak alike). It also prints
+the CPU time per row of the importing process, of its analysis workers and of the
+PostgreSQL server processes (read from /proc), which says where the time goes.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/qingting_bench_import \
     QINGTING_DATA_DIR=/tmp/qt-bench .venv/bin/python bench/import_bench.py [--rows 100000] [--keep]
@@ -59,17 +61,31 @@ from qingting.intake.actors import system_user
 actor = system_user('import')
 m = dict(get_mapping('car-complaints')); m['source'] = {source!r}
 import qingting.complaints.triage_link as tl; tl.analyze_complaint(subject='预热', description='发动机异响', channel='import', profile='auto4s')
+def server_cpu():  # CPU seconds of all PostgreSQL server processes on this machine (0 when none are visible)
+    total = 0.0
+    for pid in os.listdir('/proc'):
+        try:
+            with open(f'/proc/{{pid}}/stat') as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        if '(postgres)' in stat:
+            f = stat.rsplit(')', 1)[1].split()
+            total += (int(f[11]) + int(f[12])) / os.sysconf('SC_CLK_TCK')
+    return total
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-t = time.monotonic()
+t, c, s = time.monotonic(), time.process_time(), server_cpu()
 r = run_import({str(path)!r}, m, actor=actor)
-secs = time.monotonic() - t
+secs, main_cpu, srv_cpu = time.monotonic() - t, time.process_time() - c, server_cpu() - s
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 from qingting.core import background
 t = time.monotonic()
 background.wait_all()  # the analytics facts of the imported rows, computed in the background after the commit
 facts_secs = time.monotonic() - t
 print(json.dumps({{'rows': r.imported, 'seconds': secs, 'rss_before_mb': base / 1024, 'rss_peak_mb': peak / 1024,
-                  'facts_seconds': facts_secs}}))
+                  'facts_seconds': facts_secs, 'main_cpu': main_cpu, 'workers_cpu': kids.ru_utime + kids.ru_stime,
+                  'server_cpu': srv_cpu, 'load': os.getloadavg()[0]}}))
 """
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # background work in this process
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
@@ -99,6 +115,10 @@ def main():
                   f"RSS before {res['rss_before_mb']:.0f} MB, peak {res['rss_peak_mb']:.0f} MB "
                   f"(+{res['rss_peak_mb'] - res['rss_before_mb']:.0f} MB); then analytics facts in the background: "
                   f"{res['facts_seconds']:.1f} s")
+            per = 1000 / max(res["rows"], 1)
+            print(f"        CPU per row: importing process {res['main_cpu'] * per:.2f} ms, analysis workers "
+                  f"{res['workers_cpu'] * per:.2f} ms, PostgreSQL server {res['server_cpu'] * per:.2f} ms "
+                  f"(load average {res['load']:.1f})")
 
 
 if __name__ == "__main__":

@@ -173,8 +173,10 @@ class Customer(models.Model):
 
 
 class Complaint(models.Model):
-    number = models.CharField("投诉编号", max_length=32, unique=True)
-    tracking_code = models.CharField("查询码", max_length=32, unique=True)
+    # unique by the constraints below: `unique=True` would add a second, LIKE-pattern index on
+    # PostgreSQL that no query uses (numbers and tracking codes are only looked up exactly).
+    number = models.CharField("投诉编号", max_length=32)
+    tracking_code = models.CharField("查询码", max_length=32)
     channel = models.CharField("渠道", max_length=16, choices=Channel.choices)
     received_at = models.DateTimeField("受理时间")
     created_at = models.DateTimeField("登记时间", default=timezone.now)
@@ -245,6 +247,10 @@ class Complaint(models.Model):
             models.Index(fields=["emotion", "-received_at"], name="complaint_emotion_recent"),
             models.Index(fields=["persona", "-received_at"], name="complaint_persona_recent"),
             models.Index(fields=["priority", "-received_at", "-id"], name="complaint_priority_first"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["number"], name="complaint_number_unique"),
+            models.UniqueConstraint(fields=["tracking_code"], name="complaint_tracking_code_unique"),
         ]
 
     def __str__(self):

@@ -251,7 +251,9 @@ def new_tracking_code() -> str:
 
 
 def _tracking_code() -> str:
-    raw = "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(12))
+    """12 characters of a 32-letter alphabet (60 random bits, 5 per character), as XXXX-XXXX-XXXX."""
+    bits, a = secrets.randbits(60), TRACKING_ALPHABET
+    raw = "".join([a[(bits >> shift) & 31] for shift in range(0, 60, 5)])
     return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import unicodedata
 
 import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
+
+from qingting.core.text import nfkc
 
 from . import conf
 
@@ -36,7 +37,7 @@ _KEEP = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
 
 
 def clean(text: str) -> str:
-    return _KEEP.sub("", unicodedata.normalize("NFKC", text or "")[:MAX_TEXT].lower())
+    return _KEEP.sub("", nfkc(text or "")[:MAX_TEXT].lower())
 
 
 def shingles(text: str) -> set[str]:
@@ -78,12 +79,16 @@ def signature(text: str) -> np.ndarray | None:
     return (values.min(axis=1) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
+_BAND_PREFIX = [bytes([b]) for b in range(BANDS)]
+_BAND_BYTES = ROWS * 4
+
+
 def band_keys(sig: np.ndarray) -> list[int]:
-    keys = []
-    for b in range(BANDS):
-        digest = hashlib.blake2b(bytes([b]) + sig[b * ROWS:(b + 1) * ROWS].tobytes(), digest_size=8).digest()
-        keys.append(int.from_bytes(digest, "big", signed=True))
-    return keys
+    """One signed 64-bit key per band: blake2b of the band number and the band's ROWS values."""
+    raw = sig.astype("<u4", copy=False).tobytes()
+    blake2b, from_bytes, step = hashlib.blake2b, int.from_bytes, _BAND_BYTES
+    return [from_bytes(blake2b(prefix + raw[b * step:(b + 1) * step], digest_size=8).digest(), "big", signed=True)
+            for b, prefix in enumerate(_BAND_PREFIX)]
 
 
 def estimate(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
