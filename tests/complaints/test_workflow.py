@@ -171,3 +171,15 @@ def test_stale_version_is_a_conflict(new_complaint, people):
     services.transition_complaint(c.number, actor=people["agent"], to="soothe", data={"expected_version": c.version})
     with pytest.raises(Conflict):
         services.transition_complaint(c.number, actor=people["agent"], to="apologize", data={"expected_version": c.version})
+
+
+def test_numbers_reserved_for_many_days_continue_each_day_without_gaps(db):
+    import datetime as dt
+
+    d1, d2 = dt.date(2024, 1, 6), dt.date(2024, 2, 29)
+    assert services.reserve_numbers(d1, 2) == ["TS20240106-000001", "TS20240106-000002"]
+    out = services.reserve_numbers_by_day({d2: 2, d1: 3, dt.date(2024, 3, 1): 0})
+    assert out == {d1: ["TS20240106-000003", "TS20240106-000004", "TS20240106-000005"],
+                   d2: ["TS20240229-000001", "TS20240229-000002"]}
+    assert services.reserve_numbers(d2, 1) == ["TS20240229-000003"]
+    assert services.reserve_numbers_by_day({}) == {}

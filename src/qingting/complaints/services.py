@@ -246,6 +246,30 @@ def reserve_numbers(day: dt.date, count: int) -> list[str]:
     return [f"TS{day:%Y%m%d}-{seq:06d}" for seq in range(last - count + 1, last + 1)]
 
 
+def reserve_numbers_by_day(counts: dict[dt.date, int]) -> dict[dt.date, list[str]]:
+    """`reserve_numbers` for many days in one statement (bulk import of history spread over many days).
+
+    Days are locked in ascending order, so two imports cannot deadlock on the counters.
+    Must run inside the caller's transaction.
+    """
+    days = sorted(day for day, n in counts.items() if n > 0)
+    if not days:
+        return {}
+    table = NumberSequence._meta.db_table
+    last_by_day: dict[dt.date, int] = {}
+    with connection.cursor() as cur:
+        for i in range(0, len(days), 400):
+            part = days[i:i + 400]
+            values = ", ".join(["(%s, %s)"] * len(part))
+            cur.execute(f"INSERT INTO {table} (day, last) VALUES {values} "
+                        f"ON CONFLICT (day) DO UPDATE SET last = {table}.last + excluded.last RETURNING day, last",
+                        [x for day in part for x in (day, counts[day])])
+            for day, last in cur.fetchall():
+                last_by_day[day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day))] = last
+    return {day: [f"TS{day:%Y%m%d}-{seq:06d}" for seq in range(last_by_day[day] - counts[day] + 1, last_by_day[day] + 1)]
+            for day in days}
+
+
 def new_tracking_code() -> str:
     return _tracking_code()
 

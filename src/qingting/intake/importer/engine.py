@@ -405,8 +405,9 @@ def write_rows(plan: Plan, rows: list[Row], analyses: list[tuple], *, actor, var
     for r in rows:
         by_day.setdefault(timezone.localdate(r.received_at), []).append(r)
     numbers: dict[int, str] = {}
+    reserved = services.reserve_numbers_by_day({day: len(day_rows) for day, day_rows in by_day.items()})
     for day, day_rows in by_day.items():
-        for r, number in zip(day_rows, services.reserve_numbers(day, len(day_rows))):
+        for r, number in zip(day_rows, reserved[day]):
             numbers[id(r)] = number
     now = timezone.now()
     ids = fastinsert.next_ids(Complaint, len(rows))
