@@ -203,7 +203,7 @@ def upload_attachment(request, number: str, file: UploadedFile = File(...), cust
     """Upload a file (multipart field `file`). Type decided by the file's bytes: images, PDF, plain
     text, recordings (mp3/m4a/amr/wav), docx, xlsx; 413 above ATTACHMENT_MAX_BYTES, 422 otherwise."""
     att = services.add_attachment(number, actor=request.auth, uploaded_file=file, customer_visible=customer_visible)
-    return 201, downloads.attachment_dict(att)
+    return Status(201, downloads.attachment_dict(att))
 
 
 @router.get("/attachments/{attachment_id}/download")

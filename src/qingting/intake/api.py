@@ -1,7 +1,7 @@
 """Intake API: the signed webhook endpoint per source (no token: the HMAC signature is the auth)."""
 from __future__ import annotations
 
-from ninja import Router
+from ninja import Router, Status
 
 from . import webhooks
 
@@ -17,5 +17,5 @@ def webhook(request, code: str):
     complaint, created = webhooks.receive(code, body=request.body,
                                           timestamp=request.headers.get("X-Qingting-Timestamp"),
                                           signature=request.headers.get("X-Qingting-Signature"))
-    return (201 if created else 200), {"number": complaint.number, "tracking_code": complaint.tracking_code,
-                                       "created": created}
+    return Status(201 if created else 200, {"number": complaint.number, "tracking_code": complaint.tracking_code,
+                                            "created": created})
