@@ -138,6 +138,19 @@ def record_event(complaint: Complaint, kind: str, *, actor=None, before=None, af
                                 customer_visible=customer_visible, at=at or timezone.now())
 
 
+def record_events(complaint: Complaint, items: list[dict], *, actor=None, at=None) -> list[Event]:
+    """Several events of one complaint in one insert; items: {kind, before?, after?, note?, customer_visible?}."""
+    if not items:
+        return []
+    actor = actor if getattr(actor, "pk", None) else None
+    at = at or timezone.now()
+    return Event.objects.bulk_create([
+        Event(complaint=complaint, kind=item["kind"], actor=actor, before=item.get("before") or {},
+              after=item.get("after") or {}, note=item.get("note") or "",
+              customer_visible=item.get("customer_visible", False), at=item.get("at") or at)
+        for item in items])
+
+
 def _touch(complaint: Complaint, fields: list[str]) -> None:
     complaint.updated_at = timezone.now()
     complaint.version = F("version") + 1

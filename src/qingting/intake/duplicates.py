@@ -185,7 +185,7 @@ def _same_matter(a, b) -> bool:
 def on_complaint_created(complaint, actor) -> None:
     """Runs inside create_complaint's transaction: link repeats and possibly related ones, index."""
     from qingting.complaints.models import Complaint
-    from qingting.complaints.services import record_event
+    from qingting.complaints.services import record_events
 
     from .models import ComplaintLink
 
@@ -211,9 +211,9 @@ def on_complaint_created(complaint, actor) -> None:
     if links:
         ComplaintLink.objects.bulk_create(links, ignore_conflicts=True)
         numbers = dict(Complaint.objects.filter(pk__in=[link.other_id for link in links]).values_list("pk", "number"))
-        for link in links:
-            record_event(complaint, f"link.{link.kind}", actor=actor,
-                         after={"other": numbers.get(link.other_id), "similarity": link.similarity})
+        record_events(complaint, [{"kind": f"link.{link.kind}",
+                                   "after": {"other": numbers.get(link.other_id), "similarity": link.similarity}}
+                                  for link in links], actor=actor)
     if sig is not None:
         index_complaints([(complaint.pk, complaint.customer_id, complaint.received_at, text)])
     repeats = [link for link in links if link.kind == ComplaintLink.Kind.REPEAT]

@@ -158,45 +158,64 @@ def _deadline_after(d: Deadline) -> dict:
 # ------------------------------------------------------------------ setting deadlines
 
 def start_deadlines(c: Complaint, starts_on: str | None, at: dt.datetime, *, actor=None, now=None,
-                    kinds=None, note: str = "") -> list[Deadline]:
+                    kinds=None, note: str = "", new_complaint: bool = False) -> list[Deadline]:
     """Create the deadlines of the complaint's policy that start on `starts_on` (or, with `kinds`,
     those of these kinds whatever they start on), counted from `at` — unless one of the same kind
-    and name is still open. A deadline met before (e.g. before a reopen) does not stop a new one."""
+    and name is still open. A deadline met before (e.g. before a reopen) does not stop a new one.
+    `new_complaint`: the complaint was created in this transaction, so none is open yet.
+    The deadlines are written in one insert, their events in another."""
     now = now or timezone.now()
     policy, rules = select(c)
     if policy is None:
         return []
-    open_ = set(Deadline.objects.filter(complaint=c, met_at__isnull=True).exclude(state=S.CANCELLED)
-                .values_list("kind", "name"))
+    wanted = [(key, rule) for key, rule in rules.items()
+              if (key[0] in kinds if kinds is not None else rule.starts_on == starts_on) and key[0] != "promise"]
+    if not wanted:
+        return []
+    open_ = set() if new_complaint else set(
+        Deadline.objects.filter(complaint=c, met_at__isnull=True).exclude(state=S.CANCELLED).values_list("kind", "name"))
     policy_row = SlaPolicy.objects.filter(code=policy.code).first()
     cal = config.calendar(policy.calendar)
-    created = []
-    for (kind, name), rule in rules.items():
-        wanted = kind in kinds if kinds is not None else rule.starts_on == starts_on
-        if not wanted or kind == "promise" or (kind, name) in open_:
+    rows, targets, events = [], [], []
+    for key, rule in wanted:
+        if key in open_:
             continue
-        d = _new_deadline(c, rule, policy, policy_row, cal, at, actor=actor, now=now, note=note)
+        d = _deadline_row(c, rule, policy, policy_row, cal, at, now=now, events=events)
         if d is not None:
-            created.append(d)
+            rows.append(d)
+            targets.append(rule.target.label())
+    created = Deadline.objects.bulk_create(rows) if rows else []
+    for d, target in zip(created, targets):
+        events.append({"kind": "deadline.started", "note": note,
+                       "after": _deadline_after(d) | {"starts_at": at.isoformat(), "target": target}})
+    complaint_services.record_events(c, events, actor=actor, at=now)
     return created
 
 
-def _new_deadline(c, rule, policy, policy_row, cal, at, *, actor, now, note="") -> Deadline | None:
+def _deadline_row(c, rule, policy, policy_row, cal, at, *, now, events: list) -> Deadline | None:
+    """An unsaved deadline for `rule` counted from `at`; None (and an event in `events`) when the
+    calendar cannot count it."""
     try:
         due = compute_due(rule.target, at, cal)
         risk = compute_at_risk_at(rule.target, at, cal)
     except (CalendarCoverageError, CalendarConfigError) as exc:
-        record_event(c, "deadline.not_computable", actor=actor, at=now,
-                     after={"kind": rule.kind, "name": rule.name, "policy": policy.code, "error": str(exc)[:500]},
-                     note=str(exc)[:1000])
+        events.append({"kind": "deadline.not_computable", "note": str(exc)[:1000],
+                       "after": {"kind": rule.kind, "name": rule.name, "policy": policy.code, "error": str(exc)[:500]}})
         log.warning("deadline %s of %s not computable: %s", rule.kind, c.number, exc)
         return None
-    d = Deadline.objects.create(
-        complaint=c, kind=rule.kind, name=rule.name, label=rule.label, policy=policy_row, policy_code=policy.code,
-        calendar_code=policy.calendar, target=snapshot(rule), starts_at=at, due_at=due, at_risk_at=risk,
-        created_at=now, updated_at=now)
-    record_event(c, "deadline.started", actor=actor, at=now, after=_deadline_after(d) | {
-        "starts_at": at.isoformat(), "target": rule.target.label()}, note=note)
+    return Deadline(complaint=c, kind=rule.kind, name=rule.name, label=rule.label, policy=policy_row,
+                    policy_code=policy.code, calendar_code=policy.calendar, target=snapshot(rule), starts_at=at,
+                    due_at=due, at_risk_at=risk, created_at=now, updated_at=now)
+
+
+def _new_deadline(c, rule, policy, policy_row, cal, at, *, actor, now, note="") -> Deadline | None:
+    events: list[dict] = []
+    d = _deadline_row(c, rule, policy, policy_row, cal, at, now=now, events=events)
+    if d is not None:
+        d.save()
+        events.append({"kind": "deadline.started", "note": note, "after": _deadline_after(d) | {
+            "starts_at": at.isoformat(), "target": rule.target.label()}})
+    complaint_services.record_events(c, events, actor=actor, at=now)
     return d
 
 
@@ -240,7 +259,7 @@ def complete_kinds(c: Complaint, kinds, at, *, actor=None, how: str = "") -> int
 
 def on_created(c: Complaint, actor) -> None:
     now = timezone.now()
-    start_deadlines(c, "received", c.received_at, actor=actor, now=now)
+    start_deadlines(c, "received", c.received_at, actor=actor, now=now, new_complaint=True)
     triggers = immediate_triggers(c)
     if triggers and c.escalation_level == 0:
         _escalate_now(c, triggers)
