@@ -143,6 +143,8 @@ class _GramIndex:
         if not char:
             return None
         lo, hi = char
+        if short_first and hi <= 2:
+            return _PairIndex.build(features, lo, hi)
         grams = [(f, i) for i, f in enumerate(features) if lo <= len(f) <= hi]
         alphabet = sorted({c for f, _ in grams for c in f})
         unknown = len(alphabet) + 1
@@ -195,6 +197,58 @@ class _GramIndex:
         hit = self.keys[pos] == q
         pos = pos[hit]
         return (pos if self.idx is None else self.idx[pos]), cnt[hit]
+
+
+_BIGRAM = np.uint64(1 << 42)  # above any pair of code points packed 21 bits apart
+
+
+class _PairIndex:
+    """Lookup of a text's character unigrams and bigrams by code point: a unigram's key is
+    its code point, a bigram's the text's character-pair key (textcodes: the two code
+    points packed 21 bits apart, already computed for the lexicon scan) tagged above
+    every unigram.  The keys sort like the packed ranks of _GramIndex with
+    ``short_first`` (unigrams first, then bigrams, each in code-point order), so the
+    features are summed in the same order; no per-text table lookup is needed."""
+
+    def __init__(self, lo, hi, keys, idx):
+        self.lo, self.hi, self.keys, self.idx = lo, hi, keys, idx
+
+    @classmethod
+    def build(cls, features: list[str], lo: int, hi: int) -> "_PairIndex":
+        keyed = []
+        for i, f in enumerate(features):
+            if len(f) == 1 and lo == 1:
+                keyed.append((ord(f), i))
+            elif len(f) == 2 and hi == 2:
+                keyed.append((((ord(f[0]) << 21) | ord(f[1])) | (1 << 42), i))
+        keyed.sort()
+        idx = [i for _, i in keyed]
+        return cls(lo, hi, np.array([k for k, _ in keyed] + [_END], dtype=np.uint64),
+                   None if idx == list(range(len(features))) else np.array(idx, dtype=np.int64))
+
+    def ids_counts(self, text: str):
+        """(feature indexes of the text's n-grams, in key order, and their counts), or (None, None)."""
+        if not text or len(self.keys) == 1:
+            return None, None
+        cp, pairs = text_codes(text)
+        if self.hi == 2 and len(pairs):
+            q = np.concatenate((cp, pairs | _BIGRAM)) if self.lo == 1 else pairs | _BIGRAM
+        elif self.lo == 1:
+            q = cp.copy()
+        else:
+            return None, None
+        q.sort()  # distinct keys and counts (np.unique without its overhead)
+        n = len(q)
+        edge = np.empty(n + 1, dtype=bool)
+        edge[0] = edge[n] = True
+        np.not_equal(q[1:], q[:-1], out=edge[1:n])
+        first = edge.nonzero()[0]
+        cnt = first[1:] - first[:-1]
+        q = q.take(first[:-1])
+        pos = self.keys.searchsorted(q)
+        hit = self.keys.take(pos) == q
+        pos = pos[hit]
+        return (pos if self.idx is None else self.idx.take(pos)), cnt[hit]
 
 
 def _lex_matcher(terms: dict[str, list[str]]) -> Matcher:
