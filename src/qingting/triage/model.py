@@ -199,6 +199,8 @@ class _GramIndex:
         return (pos if self.idx is None else self.idx[pos]), cnt[hit]
 
 
+# 1 + log(count) of the counts below 4096 (the same float32 values as computed per text).
+_TF = np.concatenate((np.zeros(1, np.float32), 1.0 + np.log(np.arange(1, 4096, dtype=np.float32))))
 _BIGRAM = np.uint64(1 << 42)  # above any pair of code points packed 21 bits apart
 
 
@@ -356,17 +358,20 @@ class ModelArtifact:
         return arr[arr >= 0]
 
     def _linear(self, prepared: str, coef, intercept, lex_coef):
-        """(x·coef + intercept, feature indexes, tf-idf values, lexicon part) of a text."""
+        """(x·coef + intercept, feature indexes, tf-idf values, lexicon part, the rows of
+        ``coef`` of the features) of a text."""
         idx, cnt = self._ids_counts(prepared)
-        scores = intercept.copy()
-        val = None
-        if idx is not None:
-            if idx.size:
-                val = (1.0 + np.log(cnt.astype(np.float32))) * self.idf[idx]
-                norm = float(np.sqrt(np.dot(val, val)))
-                if norm > 0:
-                    val /= norm
-                scores = scores + val @ coef[idx]
+        scores = intercept
+        val = rows = None
+        if idx is not None and idx.size:
+            # Sublinear tf 1 + log(count) from a table of the same float32 values.
+            tf = _TF.take(cnt) if len(prepared) < len(_TF) else 1.0 + np.log(cnt.astype(np.float32))
+            val = tf * self.idf.take(idx)
+            norm = float(np.sqrt(np.dot(val, val)))
+            if norm > 0:
+                val /= norm
+            rows = coef.take(idx, axis=0)
+            scores = scores + val @ rows
         lex = None
         if self._matcher is not None:
             lc = self._matcher.label_counts(prepared)
@@ -374,13 +379,15 @@ class ModelArtifact:
                 w = float(self.config.get("lexicon", 0.0))
                 li = np.array([self._lex_index[c] for c in lc], dtype=np.int64)
                 lv = np.log1p(np.array(list(lc.values()), dtype=np.float32)) * w
-                scores = scores + lv @ lex_coef[li]
+                scores = scores + lv @ lex_coef.take(li, axis=0)
                 lex = (li, lv)
-        return scores, idx, val, lex
+        if scores is intercept:
+            scores = intercept.copy()
+        return scores, idx, val, lex, rows
 
     def _raw(self, prepared: str):
         """Every scorer's scores side by side (and the parts of _linear)."""
-        return self._linear(prepared, self.coef, self.intercept, self.lex_coef)
+        return self._linear(prepared, self.coef, self.intercept, self.lex_coef)[:4]
 
     def _scores(self, prepared: str):
         """The deciding SVM's decision values (and the parts of _linear)."""
@@ -388,20 +395,21 @@ class ModelArtifact:
         return raw[:len(self.labels)], idx, val, lex
 
     def _infer(self, prepared: str):
-        """(order of the labels, confidences, feature indexes, tf-idf values, lexicon part):
-        the SVM's best label first, then the others by the ranking scorer."""
-        s, idx, val, lex = self._linear(prepared, self._w, self._b, self._lw)
+        """(order of the labels, confidences, feature indexes, tf-idf values, lexicon part,
+        the weight rows of the features): the SVM's best label first, then the others by
+        the ranking scorer."""
+        s, idx, val, lex, rows = self._linear(prepared, self._w, self._b, self._lw)
         k = len(self.labels)
         if len(self.components) == 1:
             rank = s * self.component_temperatures[0]
-            order = np.argsort(-rank)
+            order = (-rank).argsort()
         else:
             rank = s[k:]
-            best = int(np.argmax(s[:k]))
-            order = np.argsort(-rank)
+            best = int(s[:k].argmax())
+            order = (-rank).argsort()
             if order[0] != best:
                 order = np.concatenate(([best], order[order != best]))
-        return order, self._probs(rank), idx, val, lex
+        return order, self._probs(rank), idx, val, lex, rows
 
     def _probs(self, scores):
         z = scores * self.temperature
@@ -411,22 +419,27 @@ class ModelArtifact:
 
     def predict_explain(self, prepared: str, k: int = 3):
         """([(label, confidence)] best first, [(feature, contribution)] for the best label)."""
-        order, probs, idx, val, lex = self._infer(prepared)
-        order = order[:k]
-        top = [(self.labels[i], float(probs[i])) for i in order]
+        order, probs, idx, val, lex, rows = self._infer(prepared)
+        order = order[:k].tolist()
+        probs = probs.tolist()
+        labels = self.labels
+        top = [(labels[i], probs[i]) for i in order]
         best = order[0]
         contribs: list[tuple[str, float]] = []
         if val is not None:
-            c = val * self._w[idx, best]
-            for j in np.argsort(-c)[:5]:
-                if c[j] > 0:
-                    contribs.append((self.features[idx[j]], float(c[j])))
+            c = val * rows[:, best]
+            j = (-c).argsort()[:5]
+            features = self.features
+            for f, v in zip(idx.take(j).tolist(), c.take(j).tolist()):
+                if v > 0:
+                    contribs.append((features[f], v))
         if lex is not None:
             li, lv = lex
             c = lv * self._lw[li, best]
-            for j in np.argsort(-c)[:3]:
-                if c[j] > 0:
-                    contribs.append(("lex:" + self.lex_codes[li[j]], float(c[j])))
+            j = (-c).argsort()[:3]
+            for f, v in zip(li.take(j).tolist(), c.take(j).tolist()):
+                if v > 0:
+                    contribs.append(("lex:" + self.lex_codes[f], v))
         contribs.sort(key=lambda x: -x[1])
         return top, contribs[:6]
 
