@@ -36,6 +36,24 @@ def test_length_changing_conversion_maps_inside_segment():
     assert src[a:b] == "處理"
 
 
+def test_text_after_a_nul_character_is_kept_and_converted():
+    """OpenCC stops at a NUL character; the text after it must still be converted, kept
+    and read (it used to be dropped from the normalised text)."""
+    from qingting.triage import analyze
+
+    src = "车辆\x00刹车失灵，臺灣的車\x00記憶體"
+    n = normalize(src)
+    assert n.text == "车辆\x00刹车失灵,台湾的车\x00内存"
+    i = n.text.index("刹车失灵")
+    assert n.to_original(i, i + 4) == (3, 7)
+    i = n.text.index("台湾")
+    assert src[slice(*n.to_original(i, i + 2))] == "臺灣"
+    t = analyze("车辆\x00刹车失灵")
+    assert "safety" in t.signal_codes
+    ev = t.signals[0].evidence[0]
+    assert ev.text == "刹车失灵" and (ev.start, ev.end) == (3, 7)
+
+
 def test_truncation_is_reported():
     n = normalize("长" * 50, max_chars=10)
     assert n.truncated and n.original_length == 50 and len(n.text) == 10

@@ -129,12 +129,20 @@ def _strip_residue(text: str):
     return "".join(chars), s2, e2
 
 
+def _opencc_convert(conv, text: str) -> str:
+    """OpenCC's conversion of ``text``.  OpenCC reads a C string and stops at a NUL
+    character, so the pieces between NULs are converted apart and joined again."""
+    if "\x00" in text:
+        return "\x00".join(conv.convert(p) if p else p for p in text.split("\x00"))
+    return conv.convert(text)
+
+
 def _convert(text: str, starts, ends):
     conv = _opencc()
     if not conv or unchanged(text, conv):
         return text, starts, ends
     try:
-        new = conv.convert(text)
+        new = _opencc_convert(conv, text)
     except Exception:  # pragma: no cover - defensive: OpenCC on odd input
         return text, starts, ends
     if len(new) == len(text):
@@ -150,7 +158,7 @@ def _convert(text: str, starts, ends):
     for m in _SEGMENT.finditer(text):
         a, b = m.span()
         seg = m.group()
-        cseg = conv.convert(seg)
+        cseg = _opencc_convert(conv, seg)
         out.append(cseg)
         if len(cseg) == len(seg):
             ns.extend(starts[a:b])
