@@ -93,15 +93,46 @@ def test_opencc_is_skipped_only_when_it_would_change_nothing():
     assert not unchanged("回覆", conv) and not unchanged("臺灣", conv) and unchanged("一般的投诉", conv)
 
 
+def test_converting_only_the_pieces_that_may_change_equals_converting_everything():
+    """normalize() converts only the pieces (between punctuation) holding a character or
+    phrase OpenCC may change: the result must be OpenCC's on the whole text."""
+    import csv
+    import random
+
+    from _triage_helpers import shared_data
+    from qingting.triage.normalize import _opencc, _opencc_convert, fold_width
+    from qingting.triage.opencc_skip import PHRASES_FILE, convert_pieces, spots
+
+    conv = _opencc()
+    phrases = PHRASES_FILE.read_text(encoding="utf-8").splitlines()[1:]
+    with open(shared_data("car_complaints_2024-01-29_to_2024-02-28.csv"), encoding="utf-8", newline="") as f:
+        texts = [fold_width(r["投诉简述"]) for r in csv.DictReader(f)]
+    rnd = random.Random(5)
+    texts += [rnd.choice(texts)[:30] + p + "，" + rnd.choice(texts)[:30] + p[::-1] for p in phrases]
+    texts += ["臺灣的車機軟體當機，記憶體不足。請處理！", "什么，么？", "我的滑鼠壞了 使用者回覆:", "乾隆。乾燥、幹部"]
+    pieced = 0
+    for t in texts:
+        got = convert_pieces(t, conv, _opencc_convert)
+        assert got == conv.convert(t), t
+        pieced += got is not t and len(spots(t, conv)) > 0
+    assert pieced > 50  # the shortcut was taken
+
+
 def test_opencc_phrase_list_matches_the_installed_opencc():
     """The shipped phrase list is what the installed OpenCC's dictionaries give."""
+    import json
     from pathlib import Path
 
     import opencc
     import pytest
 
-    from qingting.triage.opencc_skip import PHRASES_FILE, generate
+    from qingting.triage.opencc_skip import BOUNDARIES, BOUNDARY, PHRASES_FILE, dictionary_keys, generate
 
     if not (Path(opencc.__file__).parent / "clib" / "bin" / "opencc_dict").exists():
         pytest.skip("opencc_dict tool not installed")
-    assert generate() == PHRASES_FILE.read_text(encoding="utf-8").splitlines()[1:]
+    keys = dictionary_keys()
+    lines = PHRASES_FILE.read_text(encoding="utf-8").splitlines()
+    assert generate(keys) == lines[1:]
+    # The header allows converting piece by piece only if no dictionary key holds a boundary.
+    assert json.loads(lines[0].lstrip("# ")).get("boundaries") == BOUNDARIES
+    assert not [k for k in keys if BOUNDARY.search(k)]

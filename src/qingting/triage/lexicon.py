@@ -24,9 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
-
-from .textcodes import text_codes
+from .textcodes import PairFilter
 
 DATA_DIR = Path(__file__).with_name("data")
 ENV_EXTRA = "QINGTING_TRIAGE_EXTRA_DIR"
@@ -320,14 +318,12 @@ class Matcher:
         return counts
 
 
-_END = np.uint64(2 ** 64 - 1)  # sentinel after the sorted keys: a search never runs off the end
-
 
 class _PrefixIndex:
     """Words by their first two characters (one-character words apart), longest first.
-    The text's character pairs are looked up all at once (one sorted-array search, on
-    code arrays shared by the matchers reading the same text); only positions whose pair
-    starts a word are then checked.  ``prescan`` does this once for several indexes."""
+    The text's character pairs are looked up all at once (a hash filter, on code arrays
+    shared by the steps reading the same text); only positions whose pair may start a
+    word are then checked.  ``prescan`` does this once for several indexes."""
 
     def __init__(self, words):
         index: dict[str, list[str]] = {}
@@ -339,7 +335,7 @@ class _PrefixIndex:
         # Testing a regular expression's character class scans the text in C (iterating a
         # str in Python makes an object per character).
         self._single_rx = re.compile("[" + "".join(map(re.escape, sorted(self.singles))) + "]") if self.singles else None
-        self.keys = _pair_keys(self.words)
+        self._filter = None  # PairFilter of the first pairs, made at the first scan alone
         self._scanned: tuple = ("", None, None)  # (text, every, present or occurrences) left by prescan
         self._alone: dict[bool, dict] = {}  # scan groups when used without prescan
 
@@ -361,7 +357,9 @@ class _PrefixIndex:
         groups = self._alone.get(every)
         if groups is None:
             groups = self._alone[every] = {k: ((0, w, every),) for k, w in self.words.items()}
-        occ, present = _scan(text, self.keys, groups, 1)
+        if self._filter is None:
+            self._filter = PairFilter(self.words)
+        occ, present = _scan(text, self._filter, groups, 1)
         return self._finish(text, occ[0], present[0], every)
 
     def _finish(self, text: str, occ: list, present: set, every: bool):
@@ -377,23 +375,16 @@ class _PrefixIndex:
         return sorted(at.items()), present
 
 
-def _pair_keys(pairs) -> np.ndarray:
-    """Sorted pair keys of two-character strings, then a sentinel."""
-    return np.array(sorted((ord(k[0]) << 21) | ord(k[1]) for k in pairs) + [_END], dtype=np.uint64)
-
-
-def _scan(text: str, keys: np.ndarray, groups: dict, n: int):
+def _scan(text: str, pair_filter: PairFilter, groups: dict, n: int):
     """One pass for ``n`` word lists: ``groups`` maps a first pair to ((list number,
     words longest first, every: bool), …).  Returns per list the (position, longest
     word) found, and for the lists marked ``every`` the set of all words found."""
     occ: list[list] = [[] for _ in range(n)]
     present: list[set] = [set() for _ in range(n)]
-    pairs = text_codes(text)[1]
-    if len(keys) == 1 or not len(pairs):
-        return occ, present
     startswith = text.startswith
-    for i in np.flatnonzero(keys[np.searchsorted(keys, pairs)] == pairs).tolist():
-        for k, words, every in groups[text[i:i + 2]]:
+    get = groups.get
+    for i in pair_filter.positions(text):
+        for k, words, every in get(text[i:i + 2], ()):
             for w in words:
                 if startswith(w, i):
                     if every:
@@ -422,7 +413,7 @@ def prescan(text: str, matchers) -> None:
         for k, (ix, every) in enumerate(indexes):
             for pair, words in ix.words.items():
                 groups.setdefault(pair, []).append((k, words, every))
-        joint = (indexes, _pair_keys(groups), {p: tuple(g) for p, g in groups.items()})
+        joint = (indexes, PairFilter(groups), {p: tuple(g) for p, g in groups.items()})
         if len(_joint) >= 8:
             _joint.pop(next(iter(_joint)))
         _joint[key] = joint

@@ -232,7 +232,7 @@ class _PairIndex:
         """(feature indexes of the text's n-grams, in key order, and their counts), or (None, None)."""
         if not text or len(self.keys) == 1:
             return None, None
-        cp, pairs = text_codes(text)
+        cp, pairs = text_codes(text)[:2]
         if self.hi == 2 and len(pairs):
             q = np.concatenate((cp, pairs | _BIGRAM)) if self.lo == 1 else pairs | _BIGRAM
         elif self.lo == 1:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .opencc_skip import unchanged
+from .opencc_skip import convert_pieces, spots
 from .textcodes import text_codes
 
 MAX_CHARS = 20_000  # analysis window; longer input is truncated (and the result says so)
@@ -153,10 +153,16 @@ def _opencc_convert(conv, text: str) -> str:
 
 def _convert(text: str, starts, ends):
     conv = _opencc()
-    if not conv or unchanged(text, conv):
+    if not conv:
+        return text, starts, ends
+    at = spots(text, conv)  # where OpenCC may change something; None: not known
+    if at == []:
         return text, starts, ends
     try:
-        new = _opencc_convert(conv, text)
+        # Only the pieces that may change ...
+        new = convert_pieces(text, conv, _opencc_convert, at) if at is not None else None
+        if new is None:  # ... or the whole text when that shortcut is off.
+            new = _opencc_convert(conv, text)
     except Exception:  # pragma: no cover - defensive: OpenCC on odd input
         return text, starts, ends
     if len(new) == len(text):
@@ -169,10 +175,19 @@ def _convert(text: str, starts, ends):
     out: list[str] = []
     ns: list[int] = []
     ne: list[int] = []
+    nxt = 0  # the next spot
     for m in _SEGMENT.finditer(text):
         a, b = m.span()
         seg = m.group()
-        cseg = _opencc_convert(conv, seg)
+        if at is not None:  # a segment without a spot stays as it is
+            while nxt < len(at) and at[nxt] < a:
+                nxt += 1
+            if nxt == len(at) or at[nxt] >= b:
+                cseg = seg
+            else:
+                cseg = _opencc_convert(conv, seg)
+        else:
+            cseg = _opencc_convert(conv, seg)
         out.append(cseg)
         if len(cseg) == len(seg):
             ns.extend(starts[a:b])

@@ -13,6 +13,12 @@ Why this is exact: OpenCC converts a text segment by segment, a segment being on
 character or one phrase of its dictionaries.  A one-character segment changes only if
 the character changes on its own; a phrase segment without such a character changes
 only if the phrase is one of the listed ones, which then occurs in the text.
+
+Texts that do change need only part converted: no dictionary key of the installed OpenCC
+holds one of the punctuation marks or the space of ``BOUNDARIES`` (checked when the
+phrase file is written; the file says so), and none of them changes, so every one is a
+segment of its own and the text converts piece by piece between them.  ``spots()``
+gives the positions that need it; normalize() converts only the pieces holding one.
 """
 from __future__ import annotations
 
@@ -24,9 +30,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-import numpy as np
-
-from .textcodes import text_codes
+from .textcodes import PairFilter
 
 PHRASES_FILE = Path(__file__).with_name("data") / "opencc_tw2sp_phrases.txt"
 # Every character but NUL (OpenCC stops at a NUL: a text holding one is always converted)
@@ -34,6 +38,9 @@ PHRASES_FILE = Path(__file__).with_name("data") / "opencc_tw2sp_phrases.txt"
 _PROBE = [chr(i) for i in (*range(0x01, 0xD800), *range(0xE000, 0x10000), *range(0x20000, 0x2FA20)) if i != 0x0A]
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+# Characters that no dictionary key holds and OpenCC leaves alone (checked by main()).
+BOUNDARIES = "\n ,.!?;:，。！？；：、"
+BOUNDARY = re.compile("[" + re.escape(BOUNDARIES) + "]")
 _state: dict = {}
 _lock = threading.Lock()
 
@@ -56,8 +63,9 @@ def changing_characters(converter) -> frozenset[str]:
 
 def _load(converter):
     """(pattern of the changing characters and NUL, their characters beyond the BMP,
-    sorted pair keys of the phrases' first two characters, {those two: phrases}) or None
-    when the phrase file does not match the installed OpenCC."""
+    a PairFilter of the phrases' first two characters, {those two: phrases}, whether
+    texts may be converted piece by piece between BOUNDARIES) or None when the phrase
+    file does not match the installed OpenCC."""
     try:
         lines = PHRASES_FILE.read_text(encoding="utf-8").splitlines()
         meta = json.loads(lines[0].lstrip("# "))
@@ -69,19 +77,17 @@ def _load(converter):
     for p in lines[1:]:
         if len(p) > 1:
             by_pair.setdefault(p[:2], []).append(p)
-    keys = np.array(sorted((ord(k[0]) << 21) | ord(k[1]) for k in by_pair) + [2 ** 64 - 1], dtype=np.uint64)
     # A character class of BMP characters scans the text in C, through a bitmap (a set
     # test would make an object per character); the few characters beyond the BMP are
     # checked apart, only in texts that have such characters.
     changing = changing_characters(converter)
     bmp = re.compile("[\x00" + "".join(re.escape(c) for c in sorted(changing) if ord(c) < 0x10000) + "]")
     astral = frozenset(c for c in changing if ord(c) >= 0x10000)
-    return bmp, astral, keys, {k: tuple(v) for k, v in by_pair.items()}
+    pieces = meta.get("boundaries") == BOUNDARIES and changing.isdisjoint(BOUNDARIES)
+    return bmp, astral, PairFilter(by_pair), {k: tuple(v) for k, v in by_pair.items()}, pieces
 
 
-def unchanged(text: str, converter) -> bool:
-    """True when ``converter`` (OpenCC tw2sp) is certain to return ``text`` unchanged;
-    False when it may change it (or the check is off)."""
+def _loaded(converter):
     key = id(converter)
     state = _state.get(key)
     if state is None:
@@ -93,21 +99,72 @@ def unchanged(text: str, converter) -> bool:
                 except Exception:  # pragma: no cover - never let the shortcut break normalisation
                     state = (converter, None)
                 _state[key] = state
-    loaded = state[1]
+    return state[1]
+
+
+def unchanged(text: str, converter) -> bool:
+    """True when ``converter`` (OpenCC tw2sp) is certain to return ``text`` unchanged;
+    False when it may change it (or the check is off)."""
+    return spots(text, converter) == []
+
+
+def spots(text: str, converter) -> list[int] | None:
+    """The positions of ``text`` where ``converter`` (OpenCC tw2sp) may change something
+    (a character it changes, a NUL, the start of a listed phrase), in order: [] when the
+    text stays as it is.  None when the check is off (convert the whole text)."""
+    loaded = _loaded(converter)
     if loaded is None:
-        return False
-    bmp, astral, keys, by_pair = loaded
-    if bmp.search(text):  # a character OpenCC changes, or a NUL
-        return False
-    if not astral.isdisjoint(_ASTRAL.findall(text)):
-        return False
+        return None
+    bmp, astral, pair_filter, by_pair, _pieces = loaded
+    found = [m.start() for m in bmp.finditer(text)]  # characters OpenCC changes, or NULs
+    if astral:
+        found += [m.start() for m in _ASTRAL.finditer(text) if m.group() in astral]
     # The phrases, by their first two characters (the text's code arrays computed here are
     # those the later steps use when the text stays as it is).
-    pairs = text_codes(text)[1]
-    for i in np.flatnonzero(keys[np.searchsorted(keys, pairs)] == pairs).tolist():
-        if any(text.startswith(p, i) for p in by_pair[text[i:i + 2]]):
-            return False
-    return True
+    for i in pair_filter.positions(text):
+        phrases = by_pair.get(text[i:i + 2])
+        if phrases and any(text.startswith(p, i) for p in phrases):
+            found.append(i)
+    return sorted(found) if len(found) > 1 else found
+
+
+def convert_pieces(text: str, converter, convert, at: list[int] | None = None) -> str | None:
+    """``text`` as ``convert(converter, piece)`` applied to the whole text would give it,
+    converting only the pieces between BOUNDARIES that hold a spot (``at``: the spots,
+    if known); None when the check is off or the pieces may not be converted apart
+    (convert the whole text then)."""
+    loaded = _loaded(converter)
+    if loaded is None or not loaded[4]:
+        return None
+    if at is None:
+        at = spots(text, converter)
+    if not at:
+        return text
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for p in at:
+        if p < pos:  # in the last piece
+            continue
+        a = pos
+        for m in BOUNDARY.finditer(text, pos, p):
+            a = m.end()
+        m = BOUNDARY.search(text, p)
+        pos = m.start() if m else len(text)
+        spans.append((a, pos))
+    # One call for all the pieces, joined by newlines (a boundary too): a call costs far
+    # more than its length when OpenCC's dictionaries are not in the processor's caches.
+    pieces = [text[a:b] for a, b in spans]
+    done = convert(converter, "\n".join(pieces)).split("\n")
+    if len(done) != len(pieces):  # pragma: no cover - defensive: newline boundary assumed
+        done = [convert(converter, p) for p in pieces]
+    out: list[str] = []
+    pos = 0
+    for (a, b), new in zip(spans, done):
+        out.append(text[pos:a])
+        out.append(new)
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
 
 
 # ---------------------------------------------------------------------- regeneration
@@ -128,15 +185,13 @@ def _dictionary_files(config: dict) -> list[str]:
     return sorted(set(files))
 
 
-def generate() -> list[str]:
-    """The phrases, from the dictionaries of the installed OpenCC (needs its opencc_dict)."""
+def dictionary_keys() -> set[str]:
+    """Every key of the dictionaries of the installed OpenCC's tw2sp (needs its opencc_dict)."""
     import opencc
 
     share = Path(opencc.__file__).parent / "clib" / "share" / "opencc"
     tool = Path(opencc.__file__).parent / "clib" / "bin" / "opencc_dict"
     config = json.loads((share / "tw2sp.json").read_text(encoding="utf-8"))
-    converter = opencc.OpenCC("tw2sp")
-    chars = changing_characters(converter)
     keys: set[str] = set()
     with tempfile.TemporaryDirectory() as tmp:
         for name in _dictionary_files(config):
@@ -146,14 +201,28 @@ def generate() -> list[str]:
             for line in out.read_text(encoding="utf-8").splitlines():
                 if line.strip():
                     keys.add(line.split("\t")[0])
+    return keys
+
+
+def generate(keys: set[str] | None = None) -> list[str]:
+    """The phrases, from the dictionaries of the installed OpenCC (needs its opencc_dict)."""
+    import opencc
+
+    converter = opencc.OpenCC("tw2sp")
+    chars = changing_characters(converter)
+    keys = dictionary_keys() if keys is None else keys
     return sorted(k for k in keys if len(k) > 1 and chars.isdisjoint(k) and converter.convert(k) != k)
 
 
 def main() -> int:
-    phrases = generate()
-    header = json.dumps({"opencc": _opencc_version(), "config": "tw2sp",
-                         "what": "phrases OpenCC converts whose characters it leaves alone one by one",
-                         "made_by": "qingting.triage.opencc_skip.main()"}, ensure_ascii=False)
+    keys = dictionary_keys()
+    phrases = generate(keys)
+    meta = {"opencc": _opencc_version(), "config": "tw2sp",
+            "what": "phrases OpenCC converts whose characters it leaves alone one by one",
+            "made_by": "qingting.triage.opencc_skip.main()"}
+    if not any(BOUNDARY.search(k) for k in keys):
+        meta["boundaries"] = BOUNDARIES  # no key holds one: texts convert piece by piece
+    header = json.dumps(meta, ensure_ascii=False)
     PHRASES_FILE.write_text("# " + header + "\n" + "\n".join(phrases) + "\n", encoding="utf-8")
     print(f"{len(phrases)} phrases written to {PHRASES_FILE}")
     return 0
