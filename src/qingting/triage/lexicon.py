@@ -257,6 +257,13 @@ class Matcher:
             for w in g:
                 self._groups_of.setdefault(w, []).append(gid)
         self._gates = _PrefixIndex(self._groups_of)
+        # The patterns to try: those without gates, and those listed under one of their
+        # gates (the smallest) when that gate is satisfied (then all must be).
+        self._ungated = [i for i, (_, _, needs) in enumerate(self._patterns) if not needs]
+        self._by_gate: dict[int, list[int]] = {}
+        for i, (_, _, needs) in enumerate(self._patterns):
+            if needs:
+                self._by_gate.setdefault(min(needs), []).append(i)
 
     @staticmethod
     def _negated(text: str, start: int, lang: str) -> bool:
@@ -289,12 +296,19 @@ class Matcher:
         if not self._patterns:
             return out
         satisfied: set[int] = set()
+        groups_of = self._groups_of
         for w in self._gates.present(text):
-            satisfied.update(self._groups_of[w])
+            satisfied.update(groups_of[w])
+        patterns, by_gate = self._patterns, self._by_gate
+        run = list(self._ungated)
+        for g in satisfied:
+            for i in by_gate.get(g, ()):
+                if patterns[i][2] <= satisfied:
+                    run.append(i)
+        run.sort()  # pattern by pattern, in their order
         negated, lang = self._negated, self.lang
-        for r, p, needs in self._patterns:
-            if not needs <= satisfied:
-                continue
+        for i in run:
+            r, p, needs = patterns[i]
             for m in p.finditer(text):
                 a, b = m.span()
                 if a != b and not (r.negatable and negated(text, a, lang)):
@@ -395,29 +409,33 @@ def _scan(text: str, pair_filter: PairFilter, groups: dict, n: int):
     return occ, present
 
 
-_joint: dict[tuple, tuple] = {}  # ids of indexes -> (indexes, keys, groups); a few entries
+_joint: dict[tuple, tuple] = {}  # ids of matchers -> (matchers, indexes, filter, groups); a few entries
 
 
 def prescan(text: str, matchers) -> None:
     """Scan ``text`` once for the terms and pattern gates of all ``matchers`` (e.g. the
     signal rules and the model's lexicon); their find()/label_counts() on that same text
     then reuse the result instead of scanning again."""
-    indexes = tuple((ix, every) for m in matchers if m is not None
-                    for ix, every in ((m._index, False), (m._gates, True)) if ix.words or ix.singles)
-    if not text or not indexes:
+    if not text:
         return
-    key = tuple(id(ix) for ix, _ in indexes)
+    key = tuple(map(id, matchers))
     joint = _joint.get(key)
     if joint is None:
+        indexes = tuple((ix, every) for m in matchers if m is not None
+                        for ix, every in ((m._index, False), (m._gates, True)) if ix.words or ix.singles)
         groups: dict[str, list] = {}
         for k, (ix, every) in enumerate(indexes):
             for pair, words in ix.words.items():
                 groups.setdefault(pair, []).append((k, words, every))
-        joint = (indexes, PairFilter(groups), {p: tuple(g) for p, g in groups.items()})
+        # The matchers are kept with their indexes: their ids stay theirs while cached.
+        joint = (tuple(matchers), indexes, PairFilter(groups), {p: tuple(g) for p, g in groups.items()})
         if len(_joint) >= 8:
             _joint.pop(next(iter(_joint)))
         _joint[key] = joint
-    occ, present = _scan(text, joint[1], joint[2], len(indexes))
+    indexes = joint[1]
+    if not indexes:
+        return
+    occ, present = _scan(text, joint[2], joint[3], len(indexes))
     for k, (ix, every) in enumerate(indexes):
         ix._scanned = (text, every, ix._finish(text, occ[k], present[k], every)[1 if every else 0])
 

@@ -367,7 +367,7 @@ class ModelArtifact:
             # Sublinear tf 1 + log(count) from a table of the same float32 values.
             tf = _TF.take(cnt) if len(prepared) < len(_TF) else 1.0 + np.log(cnt.astype(np.float32))
             val = tf * self.idf.take(idx)
-            norm = float(np.sqrt(np.dot(val, val)))
+            norm = math.sqrt(float(val.dot(val)))  # divides as float32: the float32 root
             if norm > 0:
                 val /= norm
             rows = coef.take(idx, axis=0)
@@ -413,9 +413,10 @@ class ModelArtifact:
 
     def _probs(self, scores):
         z = scores * self.temperature
-        z = z - z.max()
-        e = np.exp(z)
-        return e / e.sum()
+        z -= z.max()
+        np.exp(z, out=z)
+        z /= z.sum()
+        return z
 
     def predict_explain(self, prepared: str, k: int = 3):
         """([(label, confidence)] best first, [(feature, contribution)] for the best label)."""
