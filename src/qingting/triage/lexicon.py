@@ -463,6 +463,8 @@ class Lexicon:
     sources: tuple[str, ...] = ()
     # label (code, zh name or alias, any case) -> entry, per profile
     _by_name: dict[str, dict[str, CategoryEntry]] = field(default_factory=dict)
+    # (profile, label) -> the names analyze() shows for it (filled as labels are met)
+    choice_names: dict[tuple, tuple] = field(default_factory=dict)
 
     def name(self, group: str, code: str, lang: str = "zh") -> str:
         entry = self.labels.get(group, {}).get(code)
