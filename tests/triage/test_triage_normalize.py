@@ -94,13 +94,14 @@ def test_opencc_is_skipped_only_when_it_would_change_nothing():
 
 
 def test_converting_only_the_pieces_that_may_change_equals_converting_everything():
-    """normalize() converts only the pieces (between punctuation) holding a character or
-    phrase OpenCC may change: the result must be OpenCC's on the whole text."""
+    """normalize() converts only the pieces (runs of characters that phrases hold or that
+    change) around a character or phrase OpenCC may change: the result must be OpenCC's
+    on the whole text."""
     import csv
     import random
 
     from _triage_helpers import shared_data
-    from qingting.triage.normalize import _opencc, _opencc_convert, fold_width
+    from qingting.triage.normalize import _opencc, fold_width
     from qingting.triage.opencc_skip import PHRASES_FILE, convert_pieces, spots
 
     conv = _opencc()
@@ -112,7 +113,7 @@ def test_converting_only_the_pieces_that_may_change_equals_converting_everything
     texts += ["臺灣的車機軟體當機，記憶體不足。請處理！", "什么，么？", "我的滑鼠壞了 使用者回覆:", "乾隆。乾燥、幹部"]
     pieced = 0
     for t in texts:
-        got = convert_pieces(t, conv, _opencc_convert)
+        got = convert_pieces(t, conv)
         assert got == conv.convert(t), t
         pieced += got is not t and len(spots(t, conv)) > 0
     assert pieced > 50  # the shortcut was taken
@@ -126,13 +127,15 @@ def test_opencc_phrase_list_matches_the_installed_opencc():
     import opencc
     import pytest
 
-    from qingting.triage.opencc_skip import BOUNDARIES, BOUNDARY, PHRASES_FILE, dictionary_keys, generate
+    from qingting.triage.opencc_skip import (PHRASE_CHARS_FILE, PHRASES_FILE, dictionary_keys, generate,
+                                             phrase_characters)
 
     if not (Path(opencc.__file__).parent / "clib" / "bin" / "opencc_dict").exists():
         pytest.skip("opencc_dict tool not installed")
     keys = dictionary_keys()
     lines = PHRASES_FILE.read_text(encoding="utf-8").splitlines()
     assert generate(keys) == lines[1:]
-    # The header allows converting piece by piece only if no dictionary key holds a boundary.
-    assert json.loads(lines[0].lstrip("# ")).get("boundaries") == BOUNDARIES
-    assert not [k for k in keys if BOUNDARY.search(k)]
+    # The characters of the phrases (normalize() converts piece by piece between others).
+    lines = PHRASE_CHARS_FILE.read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[0].lstrip("# "))["opencc"] == opencc.__version__
+    assert lines[1:] == [phrase_characters(keys)] and "么" in lines[1] and "，" not in lines[1]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .opencc_skip import convert_pieces, spots
+from .opencc_skip import convert_pieces, convert_text, spots
 from .textcodes import text_codes
 
 MAX_CHARS = 20_000  # analysis window; longer input is truncated (and the result says so)
@@ -143,14 +143,6 @@ def _strip_residue(text: str):
     return "".join(chars), s2, e2
 
 
-def _opencc_convert(conv, text: str) -> str:
-    """OpenCC's conversion of ``text``.  OpenCC reads a C string and stops at a NUL
-    character, so the pieces between NULs are converted apart and joined again."""
-    if "\x00" in text:
-        return "\x00".join(conv.convert(p) if p else p for p in text.split("\x00"))
-    return conv.convert(text)
-
-
 def _convert(text: str, starts, ends):
     conv = _opencc()
     if not conv:
@@ -160,9 +152,9 @@ def _convert(text: str, starts, ends):
         return text, starts, ends
     try:
         # Only the pieces that may change ...
-        new = convert_pieces(text, conv, _opencc_convert, at) if at is not None else None
+        new = convert_pieces(text, conv, at) if at is not None else None
         if new is None:  # ... or the whole text when that shortcut is off.
-            new = _opencc_convert(conv, text)
+            new = convert_text(conv, text)
     except Exception:  # pragma: no cover - defensive: OpenCC on odd input
         return text, starts, ends
     if len(new) == len(text):
@@ -185,9 +177,9 @@ def _convert(text: str, starts, ends):
             if nxt == len(at) or at[nxt] >= b:
                 cseg = seg
             else:
-                cseg = _opencc_convert(conv, seg)
+                cseg = convert_text(conv, seg)
         else:
-            cseg = _opencc_convert(conv, seg)
+            cseg = convert_text(conv, seg)
         out.append(cseg)
         if len(cseg) == len(seg):
             ns.extend(starts[a:b])

@@ -14,11 +14,13 @@ character or one phrase of its dictionaries.  A one-character segment changes on
 the character changes on its own; a phrase segment without such a character changes
 only if the phrase is one of the listed ones, which then occurs in the text.
 
-Texts that do change need only part converted: no dictionary key of the installed OpenCC
-holds one of the punctuation marks or the space of ``BOUNDARIES`` (checked when the
-phrase file is written; the file says so), and none of them changes, so every one is a
-segment of its own and the text converts piece by piece between them.  ``spots()``
-gives the positions that need it; normalize() converts only the pieces holding one.
+Texts that do change need only part converted.  A character that no phrase of the
+dictionaries holds (``data/opencc_tw2sp_phrase_chars.txt`` lists those that some phrase
+holds, written with the phrase list) and that does not change on its own is a segment of
+its own, unchanged; so the text converts piece by piece between such characters.
+``spots()`` gives the positions that may change; normalize() converts only the pieces
+around them (a few characters each, all in one call: a call costs far more than its
+length when OpenCC's dictionaries are not in the processor's caches).
 """
 from __future__ import annotations
 
@@ -38,9 +40,7 @@ PHRASES_FILE = Path(__file__).with_name("data") / "opencc_tw2sp_phrases.txt"
 _PROBE = [chr(i) for i in (*range(0x01, 0xD800), *range(0xE000, 0x10000), *range(0x20000, 0x2FA20)) if i != 0x0A]
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-# Characters that no dictionary key holds and OpenCC leaves alone (checked by main()).
-BOUNDARIES = "\n ,.!?;:，。！？；：、"
-BOUNDARY = re.compile("[" + re.escape(BOUNDARIES) + "]")
+PHRASE_CHARS_FILE = Path(__file__).with_name("data") / "opencc_tw2sp_phrase_chars.txt"
 _state: dict = {}
 _lock = threading.Lock()
 
@@ -63,9 +63,10 @@ def changing_characters(converter) -> frozenset[str]:
 
 def _load(converter):
     """(pattern of the changing characters and NUL, their characters beyond the BMP,
-    a PairFilter of the phrases' first two characters, {those two: phrases}, whether
-    texts may be converted piece by piece between BOUNDARIES) or None when the phrase
-    file does not match the installed OpenCC."""
+    a PairFilter of the phrases' first two characters, {those two: phrases}, the
+    characters that may share a segment with others and a pattern of their runs, or
+    None when texts may not be converted piece by piece) or None when the phrase file
+    does not match the installed OpenCC."""
     try:
         lines = PHRASES_FILE.read_text(encoding="utf-8").splitlines()
         meta = json.loads(lines[0].lstrip("# "))
@@ -83,8 +84,23 @@ def _load(converter):
     changing = changing_characters(converter)
     bmp = re.compile("[\x00" + "".join(re.escape(c) for c in sorted(changing) if ord(c) < 0x10000) + "]")
     astral = frozenset(c for c in changing if ord(c) >= 0x10000)
-    pieces = meta.get("boundaries") == BOUNDARIES and changing.isdisjoint(BOUNDARIES)
-    return bmp, astral, PairFilter(by_pair), {k: tuple(v) for k, v in by_pair.items()}, pieces
+    return bmp, astral, PairFilter(by_pair), {k: tuple(v) for k, v in by_pair.items()}, _pieces(changing)
+
+
+def _pieces(changing):
+    """(characters that may not be a segment of their own, pattern of their runs), or
+    None when the list of the phrases' characters does not match the installed OpenCC."""
+    try:
+        lines = PHRASE_CHARS_FILE.read_text(encoding="utf-8").splitlines()
+        meta = json.loads(lines[0].lstrip("# "))
+    except (OSError, ValueError, IndexError):
+        return None
+    if meta.get("opencc") != _opencc_version() or meta.get("config") != "tw2sp" or len(lines) != 2:
+        return None
+    joined = frozenset(lines[1]) | changing | {"\x00"}
+    if "\n" in joined:  # pragma: no cover - the newline joins the pieces of one call
+        return None
+    return joined, re.compile("[" + "".join(re.escape(c) for c in sorted(joined)) + "]+")
 
 
 def _loaded(converter):
@@ -128,14 +144,28 @@ def spots(text: str, converter) -> list[int] | None:
     return sorted(found) if len(found) > 1 else found
 
 
-def convert_pieces(text: str, converter, convert, at: list[int] | None = None) -> str | None:
-    """``text`` as ``convert(converter, piece)`` applied to the whole text would give it,
-    converting only the pieces between BOUNDARIES that hold a spot (``at``: the spots,
-    if known); None when the check is off or the pieces may not be converted apart
-    (convert the whole text then)."""
+def convert_text(converter, text: str) -> str:
+    """OpenCC's conversion of ``text``.  OpenCC reads a C string and stops at a NUL
+    character, so the pieces between NULs are converted apart and joined again."""
+    if "\x00" in text:
+        return "\x00".join(converter.convert(p) if p else p for p in text.split("\x00"))
+    return converter.convert(text)
+
+
+_converted: dict[tuple[int, str], str] = {}  # (converter id, piece) -> converted piece
+_CONVERTED_MAX = 20_000
+
+
+def convert_pieces(text: str, converter, at: list[int] | None = None) -> str | None:
+    """``text`` as OpenCC (convert_text) gives it, converting only the pieces that hold
+    a spot (``at``: the spots, if known); None when the check is off or the pieces may
+    not be converted apart (convert the whole text then).  The pieces are mostly short
+    (a word around the spot): the conversions of those up to 16 characters are
+    remembered (up to _CONVERTED_MAX)."""
     loaded = _loaded(converter)
-    if loaded is None or not loaded[4]:
+    if loaded is None or loaded[4] is None:
         return None
+    joined, run = loaded[4]
     if at is None:
         at = spots(text, converter)
     if not at:
@@ -145,18 +175,25 @@ def convert_pieces(text: str, converter, convert, at: list[int] | None = None) -
     for p in at:
         if p < pos:  # in the last piece
             continue
-        a = pos
-        for m in BOUNDARY.finditer(text, pos, p):
-            a = m.end()
-        m = BOUNDARY.search(text, p)
-        pos = m.start() if m else len(text)
+        a = p
+        while a > pos and text[a - 1] in joined:
+            a -= 1
+        m = run.match(text, p)
+        pos = m.end() if m else p + 1
         spans.append((a, pos))
-    # One call for all the pieces, joined by newlines (a boundary too): a call costs far
-    # more than its length when OpenCC's dictionaries are not in the processor's caches.
-    pieces = [text[a:b] for a, b in spans]
-    done = convert(converter, "\n".join(pieces)).split("\n")
-    if len(done) != len(pieces):  # pragma: no cover - defensive: newline boundary assumed
-        done = [convert(converter, p) for p in pieces]
+    key = id(converter)  # the converter is kept alive by _state
+    got = {p: _converted.get((key, p)) for p in (text[a:b] for a, b in spans)}
+    todo = [p for p, done in got.items() if done is None]
+    if todo:
+        # One call for all the new pieces, joined by newlines (a segment of its own too).
+        done = convert_text(converter, "\n".join(todo)).split("\n")
+        if len(done) != len(todo):  # pragma: no cover - defensive: newline boundary assumed
+            done = [convert_text(converter, p) for p in todo]
+        got.update(zip(todo, done))
+        if len(_converted) + len(todo) > _CONVERTED_MAX:
+            _converted.clear()
+        _converted.update(((key, p), d) for p, d in zip(todo, done) if len(p) <= 16)
+    done = [got[text[a:b]] for a, b in spans]
     out: list[str] = []
     pos = 0
     for (a, b), new in zip(spans, done):
@@ -204,6 +241,11 @@ def dictionary_keys() -> set[str]:
     return keys
 
 
+def phrase_characters(keys: set[str]) -> str:
+    """The characters of the keys of two or more characters, sorted, as one string."""
+    return "".join(sorted({c for k in keys if len(k) > 1 for c in k}))
+
+
 def generate(keys: set[str] | None = None) -> list[str]:
     """The phrases, from the dictionaries of the installed OpenCC (needs its opencc_dict)."""
     import opencc
@@ -220,11 +262,14 @@ def main() -> int:
     meta = {"opencc": _opencc_version(), "config": "tw2sp",
             "what": "phrases OpenCC converts whose characters it leaves alone one by one",
             "made_by": "qingting.triage.opencc_skip.main()"}
-    if not any(BOUNDARY.search(k) for k in keys):
-        meta["boundaries"] = BOUNDARIES  # no key holds one: texts convert piece by piece
     header = json.dumps(meta, ensure_ascii=False)
     PHRASES_FILE.write_text("# " + header + "\n" + "\n".join(phrases) + "\n", encoding="utf-8")
     print(f"{len(phrases)} phrases written to {PHRASES_FILE}")
+    chars = phrase_characters(keys)
+    header = json.dumps({**meta, "what": "the characters of the dictionaries' phrases (keys of two or more characters)"},
+                        ensure_ascii=False)
+    PHRASE_CHARS_FILE.write_text("# " + header + "\n" + chars + "\n", encoding="utf-8")
+    print(f"{len(chars)} characters written to {PHRASE_CHARS_FILE}")
     return 0
 
 
