@@ -379,8 +379,9 @@ class ModelArtifact:
                 w = float(self.config.get("lexicon", 0.0))
                 li = np.array([self._lex_index[c] for c in lc], dtype=np.int64)
                 lv = np.log1p(np.array(list(lc.values()), dtype=np.float32)) * w
-                scores = scores + lv @ lex_coef.take(li, axis=0)
-                lex = (li, lv)
+                lex_rows = lex_coef.take(li, axis=0)
+                scores = scores + lv @ lex_rows
+                lex = (li, lv, lex_rows)
         if scores is intercept:
             scores = intercept.copy()
         return scores, idx, val, lex, rows
@@ -435,12 +436,13 @@ class ModelArtifact:
                 if v > 0:
                     contribs.append((features[f], v))
         if lex is not None:
-            li, lv = lex
-            c = lv * self._lw[li, best]
-            j = (-c).argsort()[:3]
-            for f, v in zip(li.take(j).tolist(), c.take(j).tolist()):
-                if v > 0:
-                    contribs.append(("lex:" + self.lex_codes[f], v))
+            li, lv, lex_rows = lex
+            c = (lv * lex_rows[:, best]).tolist()
+            j = sorted(range(len(c)), key=lambda i: -c[i])[:3]  # a few terms: sorted in Python
+            codes = li.tolist()
+            for i in j:
+                if c[i] > 0:
+                    contribs.append(("lex:" + self.lex_codes[codes[i]], c[i]))
         contribs.sort(key=lambda x: -x[1])
         return top, contribs[:6]
 
