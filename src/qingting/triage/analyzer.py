@@ -17,6 +17,8 @@ _QUEST_RUN = re.compile(r"[?？]{2,}")
 _CAPS = re.compile(r"\b[A-Z]{4,}\b")
 _THREAT = re.compile(r"我就|我会|我要|我将|就把|就去|就找|否则|不然|(让|叫)(大家|全网|所有人|全国|更多人|网友)|i will|i'll")
 
+_LANGS = {"zh": ("zh",), "en": ("en",), "mixed": ("zh", "en"), "unknown": ("zh",)}  # signal rules read per language
+
 _active_model = None
 
 
@@ -168,7 +170,7 @@ def _analyze(text, channel, subject, profile, repeat_count, history_count, dupli
     ctx = _Ctx(norm)
     low = lower(norm.text)
     lang = detect_language(low)
-    langs = {"zh": ("zh",), "en": ("en",), "mixed": ("zh", "en"), "unknown": ("zh",)}[lang]
+    langs = _LANGS[lang]
     if model is None:
         model = _active_model
     use_model = model is not None and model != LEXICON_ONLY and hasattr(model, "predict_explain")
@@ -191,8 +193,9 @@ def _analyze(text, channel, subject, profile, repeat_count, history_count, dupli
     def wsum(signal, label):
         return sums.get((signal, label), 0)
 
-    excl_runs = [m for m in _EXCL_RUN.finditer(norm.text)]
-    quest_runs = [m for m in _QUEST_RUN.finditer(norm.text)]
+    t = norm.text
+    excl_runs = list(_EXCL_RUN.finditer(t)) if "!" in t or "！" in t else []
+    quest_runs = list(_QUEST_RUN.finditer(t)) if "?" in t or "？" in t else []
     caps = _CAPS.findall(norm.text) if lang in ("en", "mixed") else []
 
     # ---------------------------------------------------------------- crisis signals
