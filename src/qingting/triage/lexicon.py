@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from .textcodes import PairFilter
+from .textcodes import PairFilter, pair_key
 
 DATA_DIR = Path(__file__).with_name("data")
 ENV_EXTRA = "QINGTING_TRIAGE_EXTRA_DIR"
@@ -370,7 +370,7 @@ class _PrefixIndex:
     def _scan(self, text: str, every: bool):
         groups = self._alone.get(every)
         if groups is None:
-            groups = self._alone[every] = {k: ((0, w, every),) for k, w in self.words.items()}
+            groups = self._alone[every] = {pair_key(k): ((0, w, every),) for k, w in self.words.items()}
         if self._filter is None:
             self._filter = PairFilter(self.words)
         occ, present = _scan(text, self._filter, groups, 1)
@@ -390,15 +390,15 @@ class _PrefixIndex:
 
 
 def _scan(text: str, pair_filter: PairFilter, groups: dict, n: int):
-    """One pass for ``n`` word lists: ``groups`` maps a first pair to ((list number,
+    """One pass for ``n`` word lists: ``groups`` maps a first pair's key (pair_key) to ((list number,
     words longest first, every: bool), …).  Returns per list the (position, longest
     word) found, and for the lists marked ``every`` the set of all words found."""
     occ: list[list] = [[] for _ in range(n)]
     present: list[set] = [set() for _ in range(n)]
     startswith = text.startswith
     get = groups.get
-    for i in pair_filter.positions(text):
-        for k, words, every in get(text[i:i + 2], ()):
+    for i, key in zip(*pair_filter.positions_keys(text)):
+        for k, words, every in get(key, ()):
             for w in words:
                 if startswith(w, i):
                     if every:
@@ -428,7 +428,7 @@ def prescan(text: str, matchers) -> None:
             for pair, words in ix.words.items():
                 groups.setdefault(pair, []).append((k, words, every))
         # The matchers are kept with their indexes: their ids stay theirs while cached.
-        joint = (tuple(matchers), indexes, PairFilter(groups), {p: tuple(g) for p, g in groups.items()})
+        joint = (tuple(matchers), indexes, PairFilter(groups), {pair_key(p): tuple(g) for p, g in groups.items()})
         if len(_joint) >= 8:
             _joint.pop(next(iter(_joint)))
         _joint[key] = joint

@@ -30,6 +30,11 @@ def pair_hash(keys: np.ndarray) -> np.ndarray:
     return (keys * _MULT) >> _SHIFT
 
 
+def pair_key(pair: str) -> int:
+    """The key of a two-character string, as in text_codes()."""
+    return (ord(pair[0]) << 21) | ord(pair[1])
+
+
 class PairFilter:
     """The positions of a text whose character pair may be one of a set of pairs: a
     table of HASH_BITS-bit hashes (a one-hash Bloom filter, 64 KB) looked up for all of
@@ -37,7 +42,7 @@ class PairFilter:
     binary search.  The caller checks each position it returns (a few false ones)."""
 
     def __init__(self, pairs):
-        keys = np.array(sorted({(ord(p[0]) << 21) | ord(p[1]) for p in pairs}), dtype=np.uint64)
+        keys = np.array(sorted(set(map(pair_key, pairs))), dtype=np.uint64)
         self.table = np.zeros(1 << HASH_BITS, dtype=bool)
         self.table[pair_hash(keys)] = True
         self.empty = not len(keys)
@@ -46,3 +51,11 @@ class PairFilter:
         if self.empty or len(text) < 2:
             return []
         return self.table.take(text_codes(text)[2]).nonzero()[0].tolist()
+
+    def positions_keys(self, text: str) -> tuple[list[int], list[int]]:
+        """The positions, and the pair keys there."""
+        if self.empty or len(text) < 2:
+            return [], []
+        codes = text_codes(text)
+        at = self.table.take(codes[2]).nonzero()[0]
+        return at.tolist(), codes[1].take(at).tolist()
