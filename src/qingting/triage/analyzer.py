@@ -17,6 +17,8 @@ _QUEST_RUN = re.compile(r"[?？]{2,}")
 _CAPS = re.compile(r"\b[A-Z]{4,}\b")
 _THREAT = re.compile(r"我就|我会|我要|我将|就把|就去|就找|否则|不然|(让|叫)(大家|全网|所有人|全国|更多人|网友)|i will|i'll")
 
+_LANGS = {"zh": ("zh",), "en": ("en",), "mixed": ("zh", "en"), "unknown": ("zh",)}  # signal rules read per language
+
 _active_model = None
 
 
@@ -70,12 +72,19 @@ def _names(lex: Lexicon, group: str, code: str) -> tuple[str, str]:
 
 
 def _choice(lex: Lexicon, profile: str, label: str, conf: float) -> CategoryChoice:
-    entry = lex.category_entry(profile, label)
-    if entry is None:
-        l1 = "other"
-        return CategoryChoice(l1, lex.level1[l1]["zh"], lex.level1[l1]["en"], None, None, None, str(label), conf)
-    l1 = entry.parent
-    return CategoryChoice(l1, lex.level1[l1]["zh"], lex.level1[l1]["en"], entry.code, entry.zh, entry.en, str(label), conf)
+    key = (profile, label)
+    names = lex.choice_names.get(key)
+    if names is None:  # the names of a label, once per lexicon
+        entry = lex.category_entry(profile, label)
+        if entry is None:
+            l1 = "other"
+            names = (l1, lex.level1[l1]["zh"], lex.level1[l1]["en"], None, None, None, str(label))
+        else:
+            l1 = entry.parent
+            names = (l1, lex.level1[l1]["zh"], lex.level1[l1]["en"], entry.code, entry.zh, entry.en, str(label))
+        if isinstance(label, str) and len(lex.choice_names) < 10_000:
+            lex.choice_names[key] = names
+    return CategoryChoice(*names, conf)
 
 
 def _category_lexicon(lex: Lexicon, profile: str, low: str, ctx: _Ctx) -> Category:
@@ -161,7 +170,7 @@ def _analyze(text, channel, subject, profile, repeat_count, history_count, dupli
     ctx = _Ctx(norm)
     low = lower(norm.text)
     lang = detect_language(low)
-    langs = {"zh": ("zh",), "en": ("en",), "mixed": ("zh", "en"), "unknown": ("zh",)}[lang]
+    langs = _LANGS[lang]
     if model is None:
         model = _active_model
     use_model = model is not None and model != LEXICON_ONLY and hasattr(model, "predict_explain")
@@ -184,14 +193,15 @@ def _analyze(text, channel, subject, profile, repeat_count, history_count, dupli
     def wsum(signal, label):
         return sums.get((signal, label), 0)
 
-    excl_runs = [m for m in _EXCL_RUN.finditer(norm.text)]
-    quest_runs = [m for m in _QUEST_RUN.finditer(norm.text)]
+    t = norm.text
+    excl_runs = list(_EXCL_RUN.finditer(t)) if "!" in t or "！" in t else []
+    quest_runs = list(_QUEST_RUN.finditer(t)) if "?" in t or "？" in t else []
     caps = _CAPS.findall(norm.text) if lang in ("en", "mixed") else []
 
     # ---------------------------------------------------------------- crisis signals
     signals: list[Label] = []
     ctx_evidence: dict[str, list[Evidence]] = {}
-    raw_sig = {code: wsum("crisis", code) for code in ("safety", "media", "legal", "regulator", "group", "repeat")}
+    raw_sig = {code: sums.get(("crisis", code), 0) for code in ("safety", "media", "legal", "regulator", "group", "repeat")}
     if repeat_count >= 1:
         raw_sig["repeat"] += 1.0
         ctx_evidence.setdefault("repeat", []).append(Evidence(f"repeat_count={repeat_count}", None, None, None, None, "context.repeat_count", "context"))
@@ -212,7 +222,7 @@ def _analyze(text, channel, subject, profile, repeat_count, history_count, dupli
     sig = {s.code for s in signals}
 
     # ---------------------------------------------------------------- emotion
-    emo_raw = {code: wsum("emotion", code) for code in ("anger", "anxiety", "disappointment", "grievance", "calm")}
+    emo_raw = {code: sums.get(("emotion", code), 0) for code in ("anger", "anxiety", "disappointment", "grievance", "calm")}
     if "safety" in sig:
         emo_raw["anxiety"] += 0.6
     if repeat_count >= 1 or "repeat" in sig:
@@ -249,7 +259,7 @@ def _analyze(text, channel, subject, profile, repeat_count, history_count, dupli
     emotion = Emotion(emotion_code, zh, en, intensity, {k: round(_sat(v), 3) for k, v in emo_raw.items()}, tuple(emo_evidence))
 
     # ---------------------------------------------------------------- personas
-    p_raw = {code: wsum("persona", code) for code in ("emotional", "righteous", "stubborn", "prepared", "self_important", "influential")}
+    p_raw = {code: sums.get(("persona", code), 0) for code in ("emotional", "righteous", "stubborn", "prepared", "self_important", "influential")}
     # Evidence beyond the persona's own lexicon hits; the hits' evidence is built only
     # for the personas given.
     p_ev: dict[str, list[Evidence]] = {c: [] for c in p_raw}

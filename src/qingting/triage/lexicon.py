@@ -24,9 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
-
-from .textcodes import text_codes
+from .textcodes import PairFilter, pair_key
 
 DATA_DIR = Path(__file__).with_name("data")
 ENV_EXTRA = "QINGTING_TRIAGE_EXTRA_DIR"
@@ -259,6 +257,13 @@ class Matcher:
             for w in g:
                 self._groups_of.setdefault(w, []).append(gid)
         self._gates = _PrefixIndex(self._groups_of)
+        # The patterns to try: those without gates, and those listed under one of their
+        # gates (the smallest) when that gate is satisfied (then all must be).
+        self._ungated = [i for i, (_, _, needs) in enumerate(self._patterns) if not needs]
+        self._by_gate: dict[int, list[int]] = {}
+        for i, (_, _, needs) in enumerate(self._patterns):
+            if needs:
+                self._by_gate.setdefault(min(needs), []).append(i)
 
     @staticmethod
     def _negated(text: str, start: int, lang: str) -> bool:
@@ -291,12 +296,19 @@ class Matcher:
         if not self._patterns:
             return out
         satisfied: set[int] = set()
+        groups_of = self._groups_of
         for w in self._gates.present(text):
-            satisfied.update(self._groups_of[w])
+            satisfied.update(groups_of[w])
+        patterns, by_gate = self._patterns, self._by_gate
+        run = list(self._ungated)
+        for g in satisfied:
+            for i in by_gate.get(g, ()):
+                if patterns[i][2] <= satisfied:
+                    run.append(i)
+        run.sort()  # pattern by pattern, in their order
         negated, lang = self._negated, self.lang
-        for r, p, needs in self._patterns:
-            if not needs <= satisfied:
-                continue
+        for i in run:
+            r, p, needs = patterns[i]
             for m in p.finditer(text):
                 a, b = m.span()
                 if a != b and not (r.negatable and negated(text, a, lang)):
@@ -320,14 +332,12 @@ class Matcher:
         return counts
 
 
-_END = np.uint64(2 ** 64 - 1)  # sentinel after the sorted keys: a search never runs off the end
-
 
 class _PrefixIndex:
     """Words by their first two characters (one-character words apart), longest first.
-    The text's character pairs are looked up all at once (one sorted-array search, on
-    code arrays shared by the matchers reading the same text); only positions whose pair
-    starts a word are then checked.  ``prescan`` does this once for several indexes."""
+    The text's character pairs are looked up all at once (a hash filter, on code arrays
+    shared by the steps reading the same text); only positions whose pair may start a
+    word are then checked.  ``prescan`` does this once for several indexes."""
 
     def __init__(self, words):
         index: dict[str, list[str]] = {}
@@ -339,7 +349,7 @@ class _PrefixIndex:
         # Testing a regular expression's character class scans the text in C (iterating a
         # str in Python makes an object per character).
         self._single_rx = re.compile("[" + "".join(map(re.escape, sorted(self.singles))) + "]") if self.singles else None
-        self.keys = _pair_keys(self.words)
+        self._filter = None  # PairFilter of the first pairs, made at the first scan alone
         self._scanned: tuple = ("", None, None)  # (text, every, present or occurrences) left by prescan
         self._alone: dict[bool, dict] = {}  # scan groups when used without prescan
 
@@ -360,8 +370,10 @@ class _PrefixIndex:
     def _scan(self, text: str, every: bool):
         groups = self._alone.get(every)
         if groups is None:
-            groups = self._alone[every] = {k: ((0, w, every),) for k, w in self.words.items()}
-        occ, present = _scan(text, self.keys, groups, 1)
+            groups = self._alone[every] = {pair_key(k): ((0, w, every),) for k, w in self.words.items()}
+        if self._filter is None:
+            self._filter = PairFilter(self.words)
+        occ, present = _scan(text, self._filter, groups, 1)
         return self._finish(text, occ[0], present[0], every)
 
     def _finish(self, text: str, occ: list, present: set, every: bool):
@@ -377,23 +389,16 @@ class _PrefixIndex:
         return sorted(at.items()), present
 
 
-def _pair_keys(pairs) -> np.ndarray:
-    """Sorted pair keys of two-character strings, then a sentinel."""
-    return np.array(sorted((ord(k[0]) << 21) | ord(k[1]) for k in pairs) + [_END], dtype=np.uint64)
-
-
-def _scan(text: str, keys: np.ndarray, groups: dict, n: int):
-    """One pass for ``n`` word lists: ``groups`` maps a first pair to ((list number,
+def _scan(text: str, pair_filter: PairFilter, groups: dict, n: int):
+    """One pass for ``n`` word lists: ``groups`` maps a first pair's key (pair_key) to ((list number,
     words longest first, every: bool), …).  Returns per list the (position, longest
     word) found, and for the lists marked ``every`` the set of all words found."""
     occ: list[list] = [[] for _ in range(n)]
     present: list[set] = [set() for _ in range(n)]
-    pairs = text_codes(text)[1]
-    if len(keys) == 1 or not len(pairs):
-        return occ, present
     startswith = text.startswith
-    for i in np.flatnonzero(keys[np.searchsorted(keys, pairs)] == pairs).tolist():
-        for k, words, every in groups[text[i:i + 2]]:
+    get = groups.get
+    for i, key in zip(*pair_filter.positions_keys(text)):
+        for k, words, every in get(key, ()):
             for w in words:
                 if startswith(w, i):
                     if every:
@@ -404,29 +409,33 @@ def _scan(text: str, keys: np.ndarray, groups: dict, n: int):
     return occ, present
 
 
-_joint: dict[tuple, tuple] = {}  # ids of indexes -> (indexes, keys, groups); a few entries
+_joint: dict[tuple, tuple] = {}  # ids of matchers -> (matchers, indexes, filter, groups); a few entries
 
 
 def prescan(text: str, matchers) -> None:
     """Scan ``text`` once for the terms and pattern gates of all ``matchers`` (e.g. the
     signal rules and the model's lexicon); their find()/label_counts() on that same text
     then reuse the result instead of scanning again."""
-    indexes = tuple((ix, every) for m in matchers if m is not None
-                    for ix, every in ((m._index, False), (m._gates, True)) if ix.words or ix.singles)
-    if not text or not indexes:
+    if not text:
         return
-    key = tuple(id(ix) for ix, _ in indexes)
+    key = tuple(map(id, matchers))
     joint = _joint.get(key)
     if joint is None:
+        indexes = tuple((ix, every) for m in matchers if m is not None
+                        for ix, every in ((m._index, False), (m._gates, True)) if ix.words or ix.singles)
         groups: dict[str, list] = {}
         for k, (ix, every) in enumerate(indexes):
             for pair, words in ix.words.items():
                 groups.setdefault(pair, []).append((k, words, every))
-        joint = (indexes, _pair_keys(groups), {p: tuple(g) for p, g in groups.items()})
+        # The matchers are kept with their indexes: their ids stay theirs while cached.
+        joint = (tuple(matchers), indexes, PairFilter(groups), {pair_key(p): tuple(g) for p, g in groups.items()})
         if len(_joint) >= 8:
             _joint.pop(next(iter(_joint)))
         _joint[key] = joint
-    occ, present = _scan(text, joint[1], joint[2], len(indexes))
+    indexes = joint[1]
+    if not indexes:
+        return
+    occ, present = _scan(text, joint[2], joint[3], len(indexes))
     for k, (ix, every) in enumerate(indexes):
         ix._scanned = (text, every, ix._finish(text, occ[k], present[k], every)[1 if every else 0])
 
@@ -454,6 +463,8 @@ class Lexicon:
     sources: tuple[str, ...] = ()
     # label (code, zh name or alias, any case) -> entry, per profile
     _by_name: dict[str, dict[str, CategoryEntry]] = field(default_factory=dict)
+    # (profile, label) -> the names analyze() shows for it (filled as labels are met)
+    choice_names: dict[tuple, tuple] = field(default_factory=dict)
 
     def name(self, group: str, code: str, lang: str = "zh") -> str:
         entry = self.labels.get(group, {}).get(code)

@@ -143,6 +143,8 @@ class _GramIndex:
         if not char:
             return None
         lo, hi = char
+        if short_first and hi <= 2:
+            return _PairIndex.build(features, lo, hi)
         grams = [(f, i) for i, f in enumerate(features) if lo <= len(f) <= hi]
         alphabet = sorted({c for f, _ in grams for c in f})
         unknown = len(alphabet) + 1
@@ -195,6 +197,60 @@ class _GramIndex:
         hit = self.keys[pos] == q
         pos = pos[hit]
         return (pos if self.idx is None else self.idx[pos]), cnt[hit]
+
+
+# 1 + log(count) of the counts below 4096 (the same float32 values as computed per text).
+_TF = np.concatenate((np.zeros(1, np.float32), 1.0 + np.log(np.arange(1, 4096, dtype=np.float32))))
+_BIGRAM = np.uint64(1 << 42)  # above any pair of code points packed 21 bits apart
+
+
+class _PairIndex:
+    """Lookup of a text's character unigrams and bigrams by code point: a unigram's key is
+    its code point, a bigram's the text's character-pair key (textcodes: the two code
+    points packed 21 bits apart, already computed for the lexicon scan) tagged above
+    every unigram.  The keys sort like the packed ranks of _GramIndex with
+    ``short_first`` (unigrams first, then bigrams, each in code-point order), so the
+    features are summed in the same order; no per-text table lookup is needed."""
+
+    def __init__(self, lo, hi, keys, idx):
+        self.lo, self.hi, self.keys, self.idx = lo, hi, keys, idx
+
+    @classmethod
+    def build(cls, features: list[str], lo: int, hi: int) -> "_PairIndex":
+        keyed = []
+        for i, f in enumerate(features):
+            if len(f) == 1 and lo == 1:
+                keyed.append((ord(f), i))
+            elif len(f) == 2 and hi == 2:
+                keyed.append((((ord(f[0]) << 21) | ord(f[1])) | (1 << 42), i))
+        keyed.sort()
+        idx = [i for _, i in keyed]
+        return cls(lo, hi, np.array([k for k, _ in keyed] + [_END], dtype=np.uint64),
+                   None if idx == list(range(len(features))) else np.array(idx, dtype=np.int64))
+
+    def ids_counts(self, text: str):
+        """(feature indexes of the text's n-grams, in key order, and their counts), or (None, None)."""
+        if not text or len(self.keys) == 1:
+            return None, None
+        cp, pairs = text_codes(text)[:2]
+        if self.hi == 2 and len(pairs):
+            q = np.concatenate((cp, pairs | _BIGRAM)) if self.lo == 1 else pairs | _BIGRAM
+        elif self.lo == 1:
+            q = cp.copy()
+        else:
+            return None, None
+        q.sort()  # distinct keys and counts (np.unique without its overhead)
+        n = len(q)
+        edge = np.empty(n + 1, dtype=bool)
+        edge[0] = edge[n] = True
+        np.not_equal(q[1:], q[:-1], out=edge[1:n])
+        first = edge.nonzero()[0]
+        cnt = first[1:] - first[:-1]
+        q = q.take(first[:-1])
+        pos = self.keys.searchsorted(q)
+        hit = self.keys.take(pos) == q
+        pos = pos[hit]
+        return (pos if self.idx is None else self.idx.take(pos)), cnt[hit]
 
 
 def _lex_matcher(terms: dict[str, list[str]]) -> Matcher:
@@ -302,17 +358,20 @@ class ModelArtifact:
         return arr[arr >= 0]
 
     def _linear(self, prepared: str, coef, intercept, lex_coef):
-        """(x·coef + intercept, feature indexes, tf-idf values, lexicon part) of a text."""
+        """(x·coef + intercept, feature indexes, tf-idf values, lexicon part, the rows of
+        ``coef`` of the features) of a text."""
         idx, cnt = self._ids_counts(prepared)
-        scores = intercept.copy()
-        val = None
-        if idx is not None:
-            if idx.size:
-                val = (1.0 + np.log(cnt.astype(np.float32))) * self.idf[idx]
-                norm = float(np.sqrt(np.dot(val, val)))
-                if norm > 0:
-                    val /= norm
-                scores = scores + val @ coef[idx]
+        scores = intercept
+        val = rows = None
+        if idx is not None and idx.size:
+            # Sublinear tf 1 + log(count) from a table of the same float32 values.
+            tf = _TF.take(cnt) if len(prepared) < len(_TF) else 1.0 + np.log(cnt.astype(np.float32))
+            val = tf * self.idf.take(idx)
+            norm = math.sqrt(float(val.dot(val)))  # divides as float32: the float32 root
+            if norm > 0:
+                val /= norm
+            rows = coef.take(idx, axis=0)
+            scores = scores + val @ rows
         lex = None
         if self._matcher is not None:
             lc = self._matcher.label_counts(prepared)
@@ -320,13 +379,16 @@ class ModelArtifact:
                 w = float(self.config.get("lexicon", 0.0))
                 li = np.array([self._lex_index[c] for c in lc], dtype=np.int64)
                 lv = np.log1p(np.array(list(lc.values()), dtype=np.float32)) * w
-                scores = scores + lv @ lex_coef[li]
-                lex = (li, lv)
-        return scores, idx, val, lex
+                lex_rows = lex_coef.take(li, axis=0)
+                scores = scores + lv @ lex_rows
+                lex = (li, lv, lex_rows)
+        if scores is intercept:
+            scores = intercept.copy()
+        return scores, idx, val, lex, rows
 
     def _raw(self, prepared: str):
         """Every scorer's scores side by side (and the parts of _linear)."""
-        return self._linear(prepared, self.coef, self.intercept, self.lex_coef)
+        return self._linear(prepared, self.coef, self.intercept, self.lex_coef)[:4]
 
     def _scores(self, prepared: str):
         """The deciding SVM's decision values (and the parts of _linear)."""
@@ -334,45 +396,53 @@ class ModelArtifact:
         return raw[:len(self.labels)], idx, val, lex
 
     def _infer(self, prepared: str):
-        """(order of the labels, confidences, feature indexes, tf-idf values, lexicon part):
-        the SVM's best label first, then the others by the ranking scorer."""
-        s, idx, val, lex = self._linear(prepared, self._w, self._b, self._lw)
+        """(order of the labels, confidences, feature indexes, tf-idf values, lexicon part,
+        the weight rows of the features): the SVM's best label first, then the others by
+        the ranking scorer."""
+        s, idx, val, lex, rows = self._linear(prepared, self._w, self._b, self._lw)
         k = len(self.labels)
         if len(self.components) == 1:
             rank = s * self.component_temperatures[0]
-            order = np.argsort(-rank)
+            order = (-rank).argsort()
         else:
             rank = s[k:]
-            best = int(np.argmax(s[:k]))
-            order = np.argsort(-rank)
+            best = int(s[:k].argmax())
+            order = (-rank).argsort()
             if order[0] != best:
                 order = np.concatenate(([best], order[order != best]))
-        return order, self._probs(rank), idx, val, lex
+        return order, self._probs(rank), idx, val, lex, rows
 
     def _probs(self, scores):
         z = scores * self.temperature
-        z = z - z.max()
-        e = np.exp(z)
-        return e / e.sum()
+        z -= z.max()
+        np.exp(z, out=z)
+        z /= z.sum()
+        return z
 
     def predict_explain(self, prepared: str, k: int = 3):
         """([(label, confidence)] best first, [(feature, contribution)] for the best label)."""
-        order, probs, idx, val, lex = self._infer(prepared)
-        order = order[:k]
-        top = [(self.labels[i], float(probs[i])) for i in order]
+        order, probs, idx, val, lex, rows = self._infer(prepared)
+        order = order[:k].tolist()
+        probs = probs.tolist()
+        labels = self.labels
+        top = [(labels[i], probs[i]) for i in order]
         best = order[0]
         contribs: list[tuple[str, float]] = []
         if val is not None:
-            c = val * self._w[idx, best]
-            for j in np.argsort(-c)[:5]:
-                if c[j] > 0:
-                    contribs.append((self.features[idx[j]], float(c[j])))
+            c = val * rows[:, best]
+            j = (-c).argsort()[:5]
+            features = self.features
+            for f, v in zip(idx.take(j).tolist(), c.take(j).tolist()):
+                if v > 0:
+                    contribs.append((features[f], v))
         if lex is not None:
-            li, lv = lex
-            c = lv * self._lw[li, best]
-            for j in np.argsort(-c)[:3]:
-                if c[j] > 0:
-                    contribs.append(("lex:" + self.lex_codes[li[j]], float(c[j])))
+            li, lv, lex_rows = lex
+            c = (lv * lex_rows[:, best]).tolist()
+            j = sorted(range(len(c)), key=lambda i: -c[i])[:3]  # a few terms: sorted in Python
+            codes = li.tolist()
+            for i in j:
+                if c[i] > 0:
+                    contribs.append(("lex:" + self.lex_codes[codes[i]], c[i]))
         contribs.sort(key=lambda x: -x[1])
         return top, contribs[:6]
 

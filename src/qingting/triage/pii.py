@@ -120,8 +120,9 @@ def find_pii(text, *, kinds: set[str] | None = None) -> list[PiiSpan]:
                 if m.group().isdigit() and len(digits) < 16:
                     continue
                 add("bank_card", *m.span())
-    for m in _LANDLINE_CUE.finditer(t):
-        add("landline", *m.span(1))
+        # A cued number has seven digits in a row, so it occurs only with a digit run.
+        for m in _LANDLINE_CUE.finditer(t):
+            add("landline", *m.span(1))
     if _PLATE_HINT.search(t):
         for m in _PLATE.finditer(t):
             add("plate", *m.span())
