@@ -311,7 +311,13 @@ class ModelArtifact:
         def fold(m):
             if nb == 1:
                 return m
-            rank = np.tensordot(m.reshape(m.shape[:-1] + (nb, k)), temps, axes=([-2], [0])).astype(np.float32)
+            # Σ_c T_c·W_c as plain element-wise sums (nb ≤ 3): no BLAS call, whose kernels were seen
+            # to leave a spurious "invalid value" floating-point flag behind on finite input.
+            blocks = m.reshape(m.shape[:-1] + (nb, k))
+            rank = blocks[..., 0, :] * temps[0]
+            for c in range(1, nb):
+                rank = rank + blocks[..., c, :] * temps[c]
+            rank = rank.astype(np.float32)
             return np.ascontiguousarray(np.concatenate([m[..., :k], rank], axis=-1))
 
         self._w, self._b, self._lw = fold(self.coef), fold(self.intercept), fold(self.lex_coef)
