@@ -121,3 +121,33 @@ def test_administrator_lexicon_extends_triage(db, settings, tmp_path, new_compla
     TriageLexicon.objects.all().delete()
     triage_link.write_lexicons()
     assert not list((tmp_path / "triage" / "lexicons").glob("*.toml"))
+
+
+def test_a_subject_made_from_the_description_is_not_read_twice(api_for):
+    from qingting.complaints.triage_link import triage_text
+
+    desc = "新车刹车失灵！！差点出事故\n4S店一直推脱"
+    assert triage_text("新车刹车失灵！！差点出事故", desc) == (desc, None)
+    assert triage_text("新车刹车失灵…", desc) == (desc, None)  # the first line cut short
+    assert triage_text("刹车问题", desc) == (f"刹车问题\n{desc}", "刹车问题")
+
+    api = api_for("agent")
+    _, derived = api.post("/api/v1/complaints", {**SAFETY, "subject": "新车刹车失灵！！差点出事故", "description": desc})
+    _, titled = api.post("/api/v1/complaints", {**SAFETY, "subject": "刹车问题", "description": desc})
+    safety = {s["code"]: s for s in derived["triage"]["signals"]}["safety"]
+    assert [e["text"] for e in safety["evidence"]].count("刹车失灵") == 1  # not once more from the subject
+    assert derived["triage"]["text_length"] == len(desc)
+    assert titled["triage"]["text_length"] == len("刹车问题") + 1 + len(desc)
+
+
+def test_highlight_offsets_follow_the_text_the_snapshot_was_computed_on(db):
+    from qingting.complaints.highlight import evidence_segments
+
+    desc = "刹车失灵，很危险"
+    ev = {"signals": [{"code": "safety", "zh": "人身安全", "evidence": [{"start": 0, "end": 4}]}],
+          "text_length": len(desc)}
+    assert evidence_segments(ev, "刹车失灵", desc)[0] == {"text": "刹车失灵", "label": "危机信号：人身安全", "css": "signal"}
+    # a snapshot computed on "subject + newline + description" (a distinct subject, or an older snapshot)
+    old = {"signals": [{"code": "safety", "zh": "人身安全", "evidence": [{"start": 5, "end": 9}]}],
+           "text_length": len("刹车失灵") + 1 + len(desc)}
+    assert evidence_segments(old, "刹车失灵", desc)[0] == {"text": "刹车失灵", "label": "危机信号：人身安全", "css": "signal"}

@@ -6,7 +6,7 @@ MAX_SPANS = 200
 
 
 def _spans(triage: dict):
-    """(start, end, label) over the analysed text f"{subject}\\n{description}"."""
+    """(start, end, label) over the analysed text (triage_link.triage_text)."""
     def labelled(items, prefix):
         for item in items or []:
             if not isinstance(item, dict):
@@ -36,7 +36,9 @@ def _spans(triage: dict):
 
 
 def evidence_segments(triage, subject: str, description: str) -> list[dict]:
-    offset = len(subject or "") + 1
+    from .triage_link import description_offset
+
+    offset = description_offset(triage, subject, description)
     marks = []
     for start, end, label, css in _spans(triage):
         start, end = start - offset, end - offset

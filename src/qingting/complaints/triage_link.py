@@ -116,11 +116,32 @@ def write_lexicons() -> None:
     _lexicon_state["checked"] = -1e9
 
 
+def triage_text(subject: str, description: str) -> tuple[str, str | None]:
+    """(the text triage reads, the subject to give it as context).
+
+    A subject made from the description's first line (portal, e-mail and import do that when
+    none is given) is only the description's beginning: reading "subject + newline +
+    description" would count every phrase of that line twice (evidence, exclamations,
+    repeated insults — an inflated intensity). Then the description alone is read."""
+    head = (subject or "").strip()
+    head = head[:-1].rstrip() if head.endswith("…") else head
+    if head and (description or "").lstrip().startswith(head):
+        return description or "", None
+    return f"{subject}\n{description}", subject
+
+
+def description_offset(triage, subject: str, description: str) -> int:
+    """Where the description starts in the text a stored snapshot was computed on."""
+    length = triage.get("text_length") if isinstance(triage, dict) else None
+    return 0 if length == len(description or "") else len(subject or "") + 1
+
+
 def analyze_complaint(*, subject: str, description: str, channel: str, profile: str, customer=None) -> dict:
     try:
         from qingting.triage import analyze
     except ImportError:
         return {}
+    text, subject = triage_text(subject, description)
     context = {"channel": channel, "subject": subject, "profile": profile, "extra_dirs": _extra_dirs()}
     if customer is not None and customer.pk:
         context["repeat_count"] = customer.complaints.count()
@@ -128,7 +149,7 @@ def analyze_complaint(*, subject: str, description: str, channel: str, profile: 
         model = _active_model()
         if model is not None:
             context["model"] = model
-        result = analyze(f"{subject}\n{description}", **context).to_dict()
+        result = analyze(text, **context).to_dict()
     except Exception:  # triage never stops a registration; the agent can re-run it
         log.exception("triage failed")
         return {}
