@@ -226,6 +226,30 @@ def test_pages_and_exports(crisis, people, client):
     assert client.get("/crisis/").status_code == 403
 
 
+def test_escalation_rules_are_changed_by_managers_through_the_service(people, client):
+    from qingting.core.errors import Invalid, NotFound, PermissionDenied
+    from qingting.crisis.models import EscalationRule
+
+    rule = EscalationRule.objects.order_by("pk").first()
+    data = {"name": rule.name, "min_count": 7, "within_hours": 12, "min_score": rule.min_score,
+            "crisis_type": rule.crisis_type_id, "severity": rule.severity_id, "active": "on"}
+    with pytest.raises(PermissionDenied):
+        services.update_rule(rule.pk, data, actor=people["supervisor"])
+    with pytest.raises(Invalid) as bad:
+        services.update_rule(rule.pk, {**data, "min_count": "many"}, actor=people["manager"])
+    assert "min_count" in bad.value.fields
+    with pytest.raises(NotFound):
+        services.update_rule("x", data, actor=people["manager"])
+    rule.refresh_from_db()
+    assert rule.min_count != 7
+    client.force_login(people["supervisor"])
+    assert client.post("/crisis/rules/", {"rule": rule.pk, **data}).status_code == 403
+    client.force_login(people["manager"])
+    assert client.post("/crisis/rules/", {"rule": rule.pk, **data}).status_code == 302
+    rule.refresh_from_db()
+    assert (rule.min_count, rule.within_hours) == (7, 12)
+
+
 def test_replay_command_on_small_csv(tmp_path):
     rows = ["时间,内容,品牌,车系,问题"]
     start = dt.datetime(2024, 3, 1, 9)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _synth import START, TZ, background, burst, merge, run  # noqa: E402
+from _synth import START, background, burst, merge, run  # noqa: E402
 
 from qingting.crisis.detection import (  # noqa: E402
     Complaint, Detector, Thresholds, ThresholdsError, bb_tail_score, load_profiles,

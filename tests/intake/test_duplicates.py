@@ -1,13 +1,10 @@
 """Repeat (same customer) and possibly-related (different customers) detection."""
 from __future__ import annotations
 
-import subprocess
-import sys
 
-import numpy as np
 
 from qingting.complaints import services
-from qingting.complaints.models import Complaint, Event
+from qingting.complaints.models import Event
 from qingting.intake import duplicates
 from qingting.intake.models import ComplaintLink, SimilarityBand, SimilaritySignature
 

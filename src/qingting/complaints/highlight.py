@@ -2,6 +2,8 @@
 can highlight why each label was given (the template escapes every segment)."""
 from __future__ import annotations
 
+from .triage_link import description_offset
+
 MAX_SPANS = 200
 
 
@@ -36,8 +38,6 @@ def _spans(triage: dict):
 
 
 def evidence_segments(triage, subject: str, description: str) -> list[dict]:
-    from .triage_link import description_offset
-
     offset = description_offset(triage, subject, description)
     marks = []
     for start, end, label, css in _spans(triage):

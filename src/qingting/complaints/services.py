@@ -131,24 +131,27 @@ def _aware(value) -> dt.datetime:
 
 # ------------------------------------------------------------------ events
 
+def _event(complaint: Complaint, kind: str, *, actor, before=None, after=None, note: str = "",
+           customer_visible: bool = False, at=None) -> Event:
+    return Event(complaint=complaint, kind=kind, actor=actor if getattr(actor, "pk", None) else None,
+                 before=before or {}, after=after or {}, note=note or "", customer_visible=customer_visible,
+                 at=at or timezone.now())
+
+
 def record_event(complaint: Complaint, kind: str, *, actor=None, before=None, after=None, note: str = "",
                  customer_visible: bool = False, at=None) -> Event:
-    return Event.objects.create(complaint=complaint, kind=kind, actor=actor if getattr(actor, "pk", None) else None,
-                                before=before or {}, after=after or {}, note=note or "",
-                                customer_visible=customer_visible, at=at or timezone.now())
+    event = _event(complaint, kind, actor=actor, before=before, after=after, note=note,
+                   customer_visible=customer_visible, at=at)
+    event.save()
+    return event
 
 
 def record_events(complaint: Complaint, items: list[dict], *, actor=None, at=None) -> list[Event]:
     """Several events of one complaint in one insert; items: {kind, before?, after?, note?, customer_visible?}."""
     if not items:
         return []
-    actor = actor if getattr(actor, "pk", None) else None
     at = at or timezone.now()
-    return Event.objects.bulk_create([
-        Event(complaint=complaint, kind=item["kind"], actor=actor, before=item.get("before") or {},
-              after=item.get("after") or {}, note=item.get("note") or "",
-              customer_visible=item.get("customer_visible", False), at=item.get("at") or at)
-        for item in items])
+    return Event.objects.bulk_create([_event(complaint, actor=actor, **{"at": at, **item}) for item in items])
 
 
 def _touch(complaint: Complaint, fields: list[str]) -> None:
@@ -235,35 +238,19 @@ def _next_number(day: dt.date) -> str:
 
 
 def reserve_numbers(day: dt.date, count: int) -> list[str]:
-    """Reserve `count` consecutive complaint numbers for `day` in one locked step (bulk import).
+    """Reserve `count` consecutive complaint numbers for `day` in one locked step.
 
     Must run inside the caller's transaction: the counter row stays locked until it commits.
     """
-    if count <= 0:
-        return []
-    table = NumberSequence._meta.db_table
-    with connection.cursor() as cur:
-        cur.execute(f"UPDATE {table} SET last = last + %s WHERE day = %s RETURNING last", [count, day])
-        row = cur.fetchone()
-    if row is None:
-        try:
-            with transaction.atomic():
-                NumberSequence.objects.create(day=day, last=count)
-            last = count
-        except IntegrityError:
-            with connection.cursor() as cur:
-                cur.execute(f"UPDATE {table} SET last = last + %s WHERE day = %s RETURNING last", [count, day])
-                last = cur.fetchone()[0]
-    else:
-        last = row[0]
-    return [f"TS{day:%Y%m%d}-{seq:06d}" for seq in range(last - count + 1, last + 1)]
+    return reserve_numbers_by_day({day: count}).get(day, [])
 
 
 def reserve_numbers_by_day(counts: dict[dt.date, int]) -> dict[dt.date, list[str]]:
-    """`reserve_numbers` for many days in one statement (bulk import of history spread over many days).
+    """Consecutive complaint numbers for each day, gap-free, reserved in one statement (an
+    upsert of the per-day counters; a bulk import of history spans many days).
 
     Days are locked in ascending order, so two imports cannot deadlock on the counters.
-    Must run inside the caller's transaction.
+    Must run inside the caller's transaction: the counter rows stay locked until it commits.
     """
     days = sorted(day for day, n in counts.items() if n > 0)
     if not days:

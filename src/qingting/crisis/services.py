@@ -307,6 +307,7 @@ def confirm_proposal(proposal_id, *, actor, title=None, crisis_type=None, severi
 
 decline_proposal = warning.decline_proposal
 acknowledge_hotspot = warning.acknowledge_hotspot
+update_rule = warning.update_rule
 dismiss_hotspot = warning.dismiss_hotspot
 
 

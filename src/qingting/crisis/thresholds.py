@@ -119,13 +119,6 @@ class Thresholds:
         if self.refire_growth < 1:
             raise ThresholdsError(f"{source}: refire_growth must be >= 1, got {self.refire_growth!r}")
 
-    def to_mapping(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["signal_weights"] = dict(self.signal_weights)
-        d["reach_weights"] = dict(self.reach_weights)
-        d["stop_terms"] = sorted(self.stop_terms)
-        return d
-
 
 def _key_lines(text: str) -> dict[str, dict[str, int]]:
     """Line numbers of `key =` inside each [table] of a TOML text (for error messages)."""

@@ -138,15 +138,14 @@ def proposal_action(request, proposal_id: int):
 def rules(request):
     _guard(request)
     if request.method == "POST":
-        if not access.may_decide_crisis(request.user):
-            raise DjangoPermissionDenied("只有管理层可以修改升级规则")
-        rule = EscalationRule.objects.filter(pk=request.POST.get("rule")).first()
-        form = forms.RuleForm(request.POST, instance=rule)
-        if rule and form.is_valid():
-            form.save()
-            messages.success(request, f"已保存规则「{rule.name}」")
+        try:
+            rule = services.update_rule(request.POST.get("rule"), request.POST, actor=request.user)
+        except PermissionDenied as exc:
+            raise DjangoPermissionDenied(exc.message(_lang())) from exc
+        except ServiceError as exc:
+            _flash_error(request, exc)
         else:
-            messages.error(request, "规则保存失败：" + "; ".join(f"{k}: {v[0]}" for k, v in form.errors.items()))
+            messages.success(request, f"已保存规则「{rule.name}」")
         return redirect("crisis:rules")
     from .models import Hotspot, HotspotStatus
 

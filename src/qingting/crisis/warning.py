@@ -289,6 +289,22 @@ def dismiss_hotspot(hotspot_id, *, actor, reason: str) -> Hotspot:
         return h
 
 
+def update_rule(rule_id, data, *, actor) -> EscalationRule:
+    """Change an escalation rule (thresholds, crisis type, severity, on/off): managers only."""
+    from .forms import RuleForm
+
+    access.require_crisis_decide(actor)
+    rule = EscalationRule.objects.filter(pk=rule_id).first() if str(rule_id or "").isdigit() else None
+    if rule is None:
+        raise NotFound(f"升级规则 {rule_id} 不存在", f"Escalation rule {rule_id} does not exist")
+    form = RuleForm(data, instance=rule)
+    if not form.is_valid():
+        problems = {k: str(v[0]) for k, v in form.errors.items()}
+        raise Invalid("规则保存失败：" + "；".join(f"{k}: {v}" for k, v in problems.items()),
+                      "The rule was not saved: " + "; ".join(f"{k}: {v}" for k, v in problems.items()), fields=problems)
+    return form.save()
+
+
 def decline_proposal(proposal_id, *, actor, reason: str) -> CrisisProposal:
     access.require_crisis_decide(actor)
     reason = (reason or "").strip()[:2000]

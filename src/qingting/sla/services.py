@@ -185,9 +185,7 @@ def start_deadlines(c: Complaint, starts_on: str | None, at: dt.datetime, *, act
             rows.append(d)
             targets.append(rule.target.label())
     created = Deadline.objects.bulk_create(rows) if rows else []
-    for d, target in zip(created, targets):
-        events.append({"kind": "deadline.started", "note": note,
-                       "after": _deadline_after(d) | {"starts_at": at.isoformat(), "target": target}})
+    events += [_started_event(d, at, target, note) for d, target in zip(created, targets, strict=True)]
     complaint_services.record_events(c, events, actor=actor, at=now)
     return created
 
@@ -208,13 +206,17 @@ def _deadline_row(c, rule, policy, policy_row, cal, at, *, now, events: list) ->
                     due_at=due, at_risk_at=risk, created_at=now, updated_at=now)
 
 
+def _started_event(d: Deadline, at: dt.datetime, target: str, note: str) -> dict:
+    return {"kind": "deadline.started", "note": note,
+            "after": _deadline_after(d) | {"starts_at": at.isoformat(), "target": target}}
+
+
 def _new_deadline(c, rule, policy, policy_row, cal, at, *, actor, now, note="") -> Deadline | None:
     events: list[dict] = []
     d = _deadline_row(c, rule, policy, policy_row, cal, at, now=now, events=events)
     if d is not None:
         d.save()
-        events.append({"kind": "deadline.started", "note": note, "after": _deadline_after(d) | {
-            "starts_at": at.isoformat(), "target": rule.target.label()}})
+        events.append(_started_event(d, at, rule.target.label(), note))
     complaint_services.record_events(c, events, actor=actor, at=now)
     return d
 

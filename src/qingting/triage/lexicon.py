@@ -474,7 +474,7 @@ class Lexicon:
         names = self._by_name.get(profile) or {}
         e = names.get(str(label).lower())
         if e is None:
-            for other, names2 in self._by_name.items():
+            for names2 in self._by_name.values():
                 e = names2.get(str(label).lower())
                 if e is not None:
                     break

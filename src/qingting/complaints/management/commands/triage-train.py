@@ -14,8 +14,7 @@ def train_from_database(args) -> int:
     import argparse
 
     from qingting.complaints.models import Complaint, TrainingLabel
-    from qingting.complaints import triage_link
-    from qingting.complaints.triage_link import reset_model_cache
+    from qingting.complaints.triage_link import reset_model_cache, triage_text
     from qingting.triage.model import save_model, train
 
     ap = argparse.ArgumentParser(prog="qingting triage-train --from-db")
@@ -41,7 +40,7 @@ def train_from_database(args) -> int:
     texts, ys = [], []
     for pk, subject, description in Complaint.objects.filter(pk__in=list(labels)).values_list(
             "pk", "subject", "description").iterator():
-        texts.append(triage_link.triage_text(subject, description)[0])
+        texts.append(triage_text(subject, description)[0])
         ys.append(labels[pk])
     counts: dict[str, int] = {}
     for y in ys:
