@@ -215,7 +215,7 @@ def generate(n: int, seed: int = 7):
             "subject", "description", "profile_id", "about", "department_id", "category_id", "category_confirmed",
             "priority", "variant_id", "step_id", "assignee_id", "facts", "action_plan", "resolution_type",
             "customer_answer", "refusal_count", "root_cause", "lessons_learned", "closed_at", "reopen_count",
-            "escalation_level", "triage", "search_text", "version"]
+            "escalation_level", "triage", "search_keys", "version"]
     open_steps = ["accept", "soothe", "apologize", "confirm", "act", "negotiate", "follow_up"]
     events, deadlines, surveys = [], [], []
     t1 = time.perf_counter()
@@ -259,7 +259,7 @@ def generate(n: int, seed: int = 7):
                               store.pk, cat, True, weighted(rng, PRIORITIES), variant.pk, steps[step], assignee, "", "",
                               "repair" if closed else "", "accept" if closed else "", 0, cause,
                               "整改：" + cause if closed else "", closed_at, reopen, esc,
-                              json.dumps(triage, ensure_ascii=False), "", 1))
+                              json.dumps(triage, ensure_ascii=False), [], 1))
                 if rng.random() < 0.95:
                     frt = dt.timedelta(seconds=int(rng.lognormvariate(8.9, 1.1)))  # median ≈ 2 h
                     at = min(received + frt, now)

@@ -41,7 +41,7 @@ def main() -> None:
     from qingting.accounts.models import ApiToken, Department, Role, User
     from qingting.complaints import services
     from qingting.complaints.models import Category, Complaint, Customer, Event, IndustryProfile, Step, WorkflowVariant
-    from qingting.core.text import search_document
+    from qingting.core.text import search_keys
 
     call_command("migrate", verbosity=0)
     print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -86,7 +86,7 @@ def main() -> None:
                                    subject=text[:20], description=text, profile=profile, department=rng.choice(depts),
                                    category=rng.choice(cats), priority=rng.choice(["P1", "P2", "P3", "P3", "P4"]),
                                    variant=variant, step=rng.choice(steps),
-                                   search_text=search_document(number, text[:20], text)))
+                                   search_keys=search_keys(number, text[:20], text)))
             if len(batch) == 5000:
                 Complaint.objects.bulk_create(batch)
                 batch.clear()

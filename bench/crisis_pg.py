@@ -57,7 +57,7 @@ INSERT_COMPLAINT = """INSERT INTO complaints_complaint (number, tracking_code, c
     updated_at, customer_id, subject, description, profile_id, about, department_id, category_id, category_confirmed,
     priority, variant_id, step_id, facts, action_plan, resolution_type, customer_answer, refusal_count, root_cause,
     lessons_learned, reopen_count, escalation_level, triage, emotion, emotion_intensity, persona, suspected_malicious,
-    search_text, version)"""
+    search_keys, version)"""
 
 
 def machine() -> str:
@@ -124,7 +124,7 @@ def generate(n: int, now: dt.datetime) -> None:
                     SELECT {number}, {number}, 'web', {at}, {at}, {at}, {customer}, t.subject, t.description, %(profile)s,
                         jsonb_build_object('brand', t.brand, 'series', t.series, 'vehicle_model', t.model),
                         %(store)s, t.category_id, false, 'P3', %(variant)s, %(step)s, '', '', '', '', 0, '', '', 0, 0,
-                        '{{}}', '', 0, '', false, '', 1
+                        '{{}}', '', 0, '', false, '{{}}', 1
                     FROM generate_series(1, %(count)s) g JOIN bench_tpl t ON t.i = {template} ORDER BY g"""
         params = {"profile": profile.pk, "store": store.pk, "variant": variant.pk, "step": step.pk, "now": now,
                   "n": n, "customers": customers, "first": first_customer, "tpls": len(rows)}
@@ -184,7 +184,7 @@ def new_complaint(cur, i: int, at: dt.datetime) -> None:
                    SELECT 'CN' || %(i)s, 'CNT' || %(i)s, 'web', %(at)s, %(at)s, %(at)s, c.customer_id, t.subject,
                        t.description, c.profile_id, jsonb_build_object('brand', t.brand, 'series', t.series,
                        'vehicle_model', t.model), c.department_id, t.category_id, false, 'P3', c.variant_id,
-                       c.step_id, '', '', '', '', 0, '', '', 0, 0, '{}', '', 0, '', false, '', 1
+                       c.step_id, '', '', '', '', 0, '', '', 0, 0, '{}', '', 0, '', false, '{}', 1
                    FROM bench_tpl t, (SELECT * FROM complaints_complaint ORDER BY id LIMIT 1) c
                    WHERE t.i = %(i)s %% (SELECT count(*) FROM bench_tpl)""", {"i": i, "at": at})
 

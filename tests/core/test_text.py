@@ -1,4 +1,4 @@
-"""Text helpers: the fast NFKC and the search document."""
+"""Text helpers: the fast NFKC and the search keys."""
 from __future__ import annotations
 
 import unicodedata
@@ -6,7 +6,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qingting.core.text import nfkc, search_document
+from qingting.core.text import nfkc, query_keys, search_keys, search_tokens, token_key
 
 # Characters around the fast path's table: full-width forms, CJK punctuation and compatibility
 # ideographs, half-width katakana with voiced marks, combining marks, Hangul jamo, symbols.
@@ -29,7 +29,32 @@ def test_nfkc_on_typical_complaint_text():
     assert nfkc("刹车，失灵！") == "刹车,失灵!"
 
 
-def test_search_document_bigrams_words_and_order():
+def test_search_keys_are_the_distinct_token_keys_in_order():
     # punctuation separates runs (no 车失 across the comma), full-width latin folded, duplicates once
-    assert search_document("刹车，失灵！ＡＢＣ　１２３", "刹车 TS20240101-000001") == "刹车 失灵 abc 123 ts20240101 000001"
-    assert search_document("", None) == ""
+    tokens = ["刹车", "失灵", "abc", "123", "ts20240101", "000001"]
+    assert search_tokens("刹车，失灵！ＡＢＣ　１２３") + search_tokens("刹车 TS20240101-000001") == \
+        ["刹车", "失灵", "abc", "123", "刹车", "ts20240101", "000001"]
+    assert search_keys("刹车，失灵！ＡＢＣ　１２３", "刹车 TS20240101-000001") == [token_key(t) for t in tokens]
+    assert search_keys("", None) == [] and query_keys("，！") == []
+
+
+def test_token_keys_exact_for_chinese_hashed_for_words():
+    assert token_key("刹车") == (ord("刹") << 21) | ord("车")
+    assert token_key("车") == ord("车") << 21  # a lone character: never a bigram's key
+    words = [token_key(w) for w in ("abc", "123", "ts20240101", "4s")]
+    assert len(set(words)) == 4 and all(1 << 62 <= k < 1 << 63 for k in words)  # positive int64, apart from CJK
+    assert token_key("abc") == 0x4000000000000000 | (0x900150983CD24FB0 & ((1 << 62) - 1))  # md5("abc")[:8], fixed
+    # stored keys must never change: a change needs a migration that recomputes them
+    assert search_keys("发动机异响 4S店") == [token_key(t) for t in ("发动", "动机", "机异", "异响", "店", "4s")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.one_of(_ALPHABET, _NEAR), max_size=60), st.text(st.one_of(_ALPHABET, _NEAR), max_size=30))
+def test_search_keys_match_search_tokens(a, b):
+    assert search_keys(a, b) == list(dict.fromkeys(token_key(t) for t in search_tokens(a) + search_tokens(b)))
+
+
+def test_query_leaves_out_lone_characters_beside_other_words():
+    assert query_keys("4S店") == [token_key("4s")]
+    assert query_keys("车 异响") == [token_key("异响")]
+    assert query_keys("车") == [token_key("车")]  # alone, it is the query

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from qingting.core.fields import SearchKeysField
+
 
 class Channel(models.TextChoices):
     PHONE = "phone", "热线电话"
@@ -227,7 +229,8 @@ class Complaint(models.Model):
     emotion_intensity = models.FloatField("情绪强度", default=0.0)
     persona = models.CharField("主要客户类型", max_length=24, blank=True)
     suspected_malicious = models.BooleanField("疑似恶意", default=False)
-    search_text = models.TextField(blank=True, editable=False)
+    # The search index's keys (CJK bigrams and words of number, subject, description, customer name).
+    search_keys = SearchKeysField()
     version = models.PositiveIntegerField(default=1, editable=False)
 
     class Meta:

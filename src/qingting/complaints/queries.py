@@ -11,7 +11,8 @@ from qingting.accounts import access
 from qingting.accounts.models import Department, User
 from qingting.core.errors import Invalid
 from qingting.core.pagination import keyset_page, priority_keyset_page
-from qingting.core.text import query_tokens
+from qingting.core.fields import keys_as_text
+from qingting.core.text import query_keys
 
 from . import hooks
 from .models import Category, Channel, Complaint, ComplaintFlag, Event, Priority, Step, StepOwner, Transition
@@ -100,15 +101,13 @@ def parse_filters(params: dict) -> dict:
 
 
 def apply_text_search(qs, q: str):
-    tokens = query_tokens(q)
-    if not tokens:
+    keys = query_keys(q)
+    if not keys:
         return qs
-    if connection.vendor == "postgresql":
-        return qs.extra(where=["to_tsvector('simple', complaints_complaint.search_text) @@ to_tsquery('simple', %s)"],
-                        params=[" & ".join(tokens)])
-    for token in tokens:
-        qs = qs.filter(search_text__contains=token)
-    return qs
+    if connection.vendor == "postgresql":  # the GIN index complaint_search_keys_gin
+        return qs.extra(where=["complaints_complaint.search_keys @> %s::bigint[]"], params=[keys])
+    return qs.extra(where=["complaints_complaint.search_keys LIKE %s"] * len(keys),
+                    params=[f"%{keys_as_text([k])}%" for k in keys])
 
 
 def filtered_complaints(user, filters: dict):
@@ -174,7 +173,7 @@ def filtered_complaints(user, filters: dict):
 def complaint_page(user, params: dict):
     filters = parse_filters(params)
     qs = filtered_complaints(user, filters).select_related("step", "category", "department", "assignee", "customer")
-    qs = qs.defer("description", "search_text", "triage", "facts", "action_plan", "root_cause", "lessons_learned")
+    qs = qs.defer("description", "search_keys", "triage", "facts", "action_plan", "root_cause", "lessons_learned")
     return paginate(qs, filters)
 
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from qingting.accounts import access
 from qingting.accounts.models import Department, Role, User
 from qingting.core.errors import Conflict, Invalid, NotFound, PermissionDenied
-from qingting.core.text import normalise_email, normalise_mobile, search_document
+from qingting.core.text import normalise_email, normalise_mobile, search_keys
 
 from . import hooks, reference, triage_link
 from .models import (Category, Channel, Complaint, Customer, CustomerAnswer, Event, IdempotencyRecord,
@@ -162,8 +162,8 @@ def _touch(complaint: Complaint, fields: list[str]) -> None:
 
 
 def _refresh_search(complaint: Complaint) -> None:
-    complaint.search_text = search_document(complaint.number, complaint.subject, complaint.description,
-                                            complaint.customer.name if complaint.customer_id else "")
+    complaint.search_keys = search_keys(complaint.number, complaint.subject, complaint.description,
+                                        complaint.customer.name if complaint.customer_id else "")
 
 
 # ------------------------------------------------------------------ customers
@@ -469,7 +469,7 @@ def update_complaint(number: str, *, actor, changes: dict, expected_version: int
             return c
         if "subject" in fields or "description" in fields:
             _refresh_search(c)
-            fields.append("search_text")
+            fields.append("search_keys")
             c.triage = triage_link.analyze_complaint(subject=c.subject, description=c.description, channel=c.channel,
                                                      profile=c.profile.code, customer=c.customer)
             fields += ["triage", *_denormalise_triage(c)]

@@ -43,7 +43,7 @@ from .models import (
 )
 
 PAGE_SIZE = 50
-LIST_DEFER = ("description", "search_text", "triage", "facts", "action_plan", "root_cause", "lessons_learned", "about")
+LIST_DEFER = ("description", "search_keys", "triage", "facts", "action_plan", "root_cause", "lessons_learned", "about")
 
 EVENT_LABELS = {
     "complaint.created": gettext_lazy("登记投诉"),
