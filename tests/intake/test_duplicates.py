@@ -77,7 +77,7 @@ def test_minhash_residue_is_x_mod_p_at_the_extremes():
     h = np.array([0, 1, 15, 2**31, 2**32 - 16, 2**32 - 15, 2**32 - 1], dtype=np.uint64)
     x = duplicates._A_COL * h + duplicates._B_COL
     got = x - x // duplicates._PRIME * duplicates._PRIME
-    want = [[(int(a) * int(v) + int(b)) % p for v in h] for a, b in zip(duplicates._A, duplicates._B)]
+    want = [[(int(a) * int(v) + int(b)) % p for v in h] for a, b in zip(duplicates._A, duplicates._B, strict=True)]
     assert got.tolist() == want
     assert int(x.max()) < 2**63
 
@@ -96,7 +96,7 @@ def _reference_signature(text):
         return sorted(hashes), None
     p = int(duplicates._PRIME)
     return sorted(hashes), [min((int(a) * v + int(b)) % p for v in hashes) & 0xFFFFFFFF
-                            for a, b in zip(duplicates._A, duplicates._B)]
+                            for a, b in zip(duplicates._A, duplicates._B, strict=True)]
 
 
 @pytest.mark.parametrize("text", [TEXT, PINNED[1][0], "ab", "abab", "哈哈哈哈哈", "Ⅻ①②③ｘｙｚ 12 34", "发动机异响" * 1100])

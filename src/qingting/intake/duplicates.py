@@ -114,7 +114,9 @@ def signature(text: str) -> np.ndarray | None:
     x += _B_COL
     # x % p as x - (x // p) * p: the same number for unsigned x, but numpy divides by a scalar
     # with a multiplication (libdivide) while % uses the much slower hardware division
-    x -= x // _PRIME * _PRIME
+    q = x // _PRIME
+    q *= _PRIME
+    x -= q
     # the residue is < p = 2**32 + 15; the cast keeps its low 32 bits, as `& 0xFFFFFFFF` would
     return x.min(axis=1).astype(np.uint32)
 
