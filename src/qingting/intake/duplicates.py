@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import struct
 
 import numpy as np
 from django.db import connection, transaction
@@ -33,11 +34,23 @@ _PRIME = np.uint64(4294967311)
 _rng = np.random.RandomState(20240106)
 _A = _rng.randint(1, 2**31 - 1, size=NUM_PERM).astype(np.uint64)
 _B = _rng.randint(0, 2**31 - 1, size=NUM_PERM).astype(np.uint64)
-_KEEP = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
+_A_COL, _B_COL = _A[:, None], _B[:, None]
+# The characters similarity looks at: digits, latin letters (after lower()), CJK ideographs.
+_KEEP_RANGES = (("0", "9"), ("a", "z"), ("\u3400", "\u4dbf"), ("\u4e00", "\u9fff"))
+_KEEP = re.compile("[^" + "".join(f"{lo}-{hi}" for lo, hi in _KEEP_RANGES) + "]+")
+# The same set as a table over all code points: shingle_hashes filters the code point array
+# with one look-up instead of running _KEEP over the string.
+_KEPT = np.zeros(0x110000, dtype=bool)
+for _lo, _hi in _KEEP_RANGES:
+    _KEPT[ord(_lo):ord(_hi) + 1] = True
+
+
+def _normalised(text: str) -> str:
+    return nfkc(text or "")[:MAX_TEXT].lower()
 
 
 def clean(text: str) -> str:
-    return _KEEP.sub("", nfkc(text or "")[:MAX_TEXT].lower())
+    return _KEEP.sub("", _normalised(text))
 
 
 def shingles(text: str) -> set[str]:
@@ -55,40 +68,75 @@ def jaccard(a: str, b: str) -> float:
 
 
 _MUL = np.uint64(1_000_003)
+_MIX = np.uint64(0xBF58476D1CE4E5B9)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_SHIFT_29, _SHIFT_32 = np.uint64(29), np.uint64(32)
 
 
 def shingle_hashes(text: str) -> np.ndarray:
-    """Stable 32-bit hashes of the character 3-grams (vectorised: code points, not Python strings)."""
-    s = clean(text)
-    cps = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    """Stable 32-bit hashes of the character 3-grams (vectorised: code points, not Python strings).
+
+    Sorted, distinct, uint64. The values are stored (signatures, band keys): any change must
+    leave them bit-identical (tests/intake/test_duplicates.py pins them). Written with in-place
+    operations because each numpy call on these small arrays costs about a microsecond.
+    """
+    # "surrogatepass": a lone surrogate becomes its code point, which _KEPT drops like _KEEP does
+    cps = np.frombuffer(_normalised(text).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cps = cps[_KEPT[cps]]  # == clean(text)
     if len(cps) < SHINGLE:
         return np.empty(0, dtype=np.uint64)
-    h = cps[:-2] * _MUL * _MUL + cps[1:-1] * _MUL + cps[2:]
-    h ^= h >> np.uint64(29)
-    h *= np.uint64(0xBF58476D1CE4E5B9)
-    h ^= h >> np.uint64(32)
-    return np.unique(h & np.uint64(0xFFFFFFFF))
+    # c0*M*M + c1*M + c2 (mod 2**64) in Horner form; dtype= so numpy 1.x does not compute in uint32
+    h = np.multiply(cps[:-2], _MUL, dtype=np.uint64)
+    h += cps[1:-1]
+    h *= _MUL
+    h += cps[2:]
+    h ^= h >> _SHIFT_29
+    h *= _MIX
+    h ^= h >> _SHIFT_32
+    h &= _LOW32
+    # np.unique, several times faster on a few hundred values: sort, keep the first of each run
+    h.sort()
+    first = np.empty(len(h), dtype=bool)
+    first[0] = True
+    np.not_equal(h[1:], h[:-1], out=first[1:])
+    return h[first]
 
 
 def signature(text: str) -> np.ndarray | None:
-    """The MinHash signature (uint32[60]) of a text, or None when it is too short to compare."""
+    """The MinHash signature (uint32[60]) of a text, or None when it is too short to compare.
+
+    Value i is min over the hashes h of ((a_i*h + b_i) mod p), truncated to 32 bits.
+    """
     h = shingle_hashes(text)
     if len(h) < MIN_SHINGLES:
         return None
-    values = (_A[:, None] * h[None, :] + _B[:, None]) % _PRIME
-    return (values.min(axis=1) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    x = _A_COL * h  # a < 2**31, h < 2**32, b < 2**31: a*h + b < 2**63, no overflow
+    x += _B_COL
+    # x % p as x - (x // p) * p: the same number for unsigned x, but numpy divides by a scalar
+    # with a multiplication (libdivide) while % uses the much slower hardware division
+    q = x // _PRIME
+    q *= _PRIME
+    x -= q
+    # the residue is < p = 2**32 + 15; the cast keeps its low 32 bits, as `& 0xFFFFFFFF` would
+    return x.min(axis=1).astype(np.uint32)
 
 
-_BAND_PREFIX = [bytes([b]) for b in range(BANDS)]
 _BAND_BYTES = ROWS * 4
+# a blake2b state that has already absorbed the band number, copied for each signature
+_BAND_HASHERS = [(hashlib.blake2b(bytes([b]), digest_size=8).copy, b * _BAND_BYTES) for b in range(BANDS)]
+_UNPACK_KEYS = struct.Struct(f">{BANDS}q").unpack
 
 
 def band_keys(sig: np.ndarray) -> list[int]:
     """One signed 64-bit key per band: blake2b of the band number and the band's ROWS values."""
     raw = sig.astype("<u4", copy=False).tobytes()
-    blake2b, from_bytes, step = hashlib.blake2b, int.from_bytes, _BAND_BYTES
-    return [from_bytes(blake2b(prefix + raw[b * step:(b + 1) * step], digest_size=8).digest(), "big", signed=True)
-            for b, prefix in enumerate(_BAND_PREFIX)]
+    digests = []
+    for copy, start in _BAND_HASHERS:
+        h = copy()
+        h.update(raw[start:start + _BAND_BYTES])
+        digests.append(h.digest())
+    # each key: the 8-byte digest read as a big-endian signed integer
+    return list(_UNPACK_KEYS(b"".join(digests)))
 
 
 def estimate(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
