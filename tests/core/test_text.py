@@ -29,12 +29,12 @@ def test_nfkc_on_typical_complaint_text():
     assert nfkc("刹车，失灵！") == "刹车,失灵!"
 
 
-def test_search_keys_are_the_distinct_token_keys_in_order():
+def test_search_keys_are_the_distinct_token_keys():
     # punctuation separates runs (no 车失 across the comma), full-width latin folded, duplicates once
     tokens = ["刹车", "失灵", "abc", "123", "ts20240101", "000001"]
     assert search_tokens("刹车，失灵！ＡＢＣ　１２３") + search_tokens("刹车 TS20240101-000001") == \
         ["刹车", "失灵", "abc", "123", "刹车", "ts20240101", "000001"]
-    assert search_keys("刹车，失灵！ＡＢＣ　１２３", "刹车 TS20240101-000001") == [token_key(t) for t in tokens]
+    assert search_keys("刹车，失灵！ＡＢＣ　１２３", "刹车 TS20240101-000001") == sorted(token_key(t) for t in tokens)
     assert search_keys("", None) == [] and query_keys("，！") == []
 
 
@@ -45,13 +45,13 @@ def test_token_keys_exact_for_chinese_hashed_for_words():
     assert len(set(words)) == 4 and all(1 << 62 <= k < 1 << 63 for k in words)  # positive int64, apart from CJK
     assert token_key("abc") == 0x4000000000000000 | (0x900150983CD24FB0 & ((1 << 62) - 1))  # md5("abc")[:8], fixed
     # stored keys must never change: a change needs a migration that recomputes them
-    assert search_keys("发动机异响 4S店") == [token_key(t) for t in ("发动", "动机", "机异", "异响", "店", "4s")]
+    assert search_keys("发动机异响 4S店") == sorted(token_key(t) for t in ("发动", "动机", "机异", "异响", "店", "4s"))
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(st.one_of(_ALPHABET, _NEAR), max_size=60), st.text(st.one_of(_ALPHABET, _NEAR), max_size=30))
 def test_search_keys_match_search_tokens(a, b):
-    assert search_keys(a, b) == list(dict.fromkeys(token_key(t) for t in search_tokens(a) + search_tokens(b)))
+    assert search_keys(a, b) == sorted({token_key(t) for t in search_tokens(a) + search_tokens(b)})
 
 
 def test_query_leaves_out_lone_characters_beside_other_words():

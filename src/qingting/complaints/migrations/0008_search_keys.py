@@ -30,7 +30,7 @@ def keys_from_text(apps, schema_editor):
     conn = schema_editor.connection
     with conn.cursor() as read, conn.cursor() as write:
         for rows in _batches(read, "search_text"):
-            keys = [(pk, list(dict.fromkeys(token_key(t) for t in (text or "").split()))) for pk, text in rows]
+            keys = [(pk, sorted({token_key(t) for t in (text or "").split()})) for pk, text in rows]
             if conn.vendor == "postgresql":
                 write.execute("UPDATE complaints_complaint c SET search_keys = v.k::bigint[] "
                               "FROM unnest(%s::bigint[], %s::text[]) AS v(id, k) WHERE c.id = v.id",

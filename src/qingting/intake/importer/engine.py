@@ -35,7 +35,7 @@ from qingting.complaints.models import (Category, Complaint, ComplaintFlag, Cust
                                         Message, Priority, StepOwner)
 from qingting.complaints.profiles import validate_about
 from qingting.core.errors import Invalid, ServiceError
-from qingting.core.text import normalise_email, normalise_mobile, search_keys
+from qingting.core.text import normalise_email, normalise_mobile, search_key_array
 
 from ..models import ImportedRecord, ImportJob
 from . import fastinsert
@@ -307,7 +307,7 @@ def analyse(items: list[tuple]) -> list[tuple]:
     """CPU-bound work per row, run in worker processes for big files.
 
     (subject, description, channel, profile, name) → (triage JSON, priority, category keys,
-    search keys without the number's, signature bytes | None, band keys, the triage columns
+    search key array without the number's, signature bytes | None, band keys, the triage columns
     (emotion, persona …), the flag rows).
     """
     from qingting.intake import duplicates
@@ -326,7 +326,7 @@ def analyse(items: list[tuple]) -> list[tuple]:
                 if isinstance(item, dict):
                     keys += [item.get("code") or "", item.get("zh") or "", item.get("name") or ""]
         sig = duplicates.signature(f"{subject}\n{description}")
-        out.append((fastinsert.json_text(analysis), prio, keys, search_keys(subject, description, name),
+        out.append((fastinsert.json_text(analysis), prio, keys, search_key_array(subject, description, name),
                     sig.tobytes() if sig is not None else None,
                     duplicates.band_keys(sig) if sig is not None else [],
                     triage_link.triage_columns(analysis), triage_link.triage_flags(analysis)))
@@ -431,7 +431,7 @@ def write_rows(plan: Plan, rows: list[Row], analyses: list[tuple], *, actor, var
             about=fastinsert.json_text(r.about), department_id=r.department.pk if r.department else None,
             category_id=cat.pk if cat else None, category_confirmed=r.category is not None, priority=priority,
             variant_id=variant.pk, step_id=step.pk, closed_at=closed_at, triage=triage_json, **triage_cols,
-            search_keys=fastinsert.search_keys_value(list(dict.fromkeys([*search_keys(number), *doc_keys])))))
+            search_keys=fastinsert.search_keys_value(search_key_array(number), doc_keys)))
         flags.extend((pk, kind, code, score) for kind, code, score in triage_flags)
         events.append(ce.row(
             complaint_id=pk, kind="complaint.created", actor_id=actor_id, at=now,
