@@ -418,7 +418,8 @@ class ComplaintFlag(models.Model):
         SIGNAL = "signal", "危机信号"
         PERSONA = "persona", "客户类型"
 
-    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="flags")
+    # complaint_flag_unique (complaint, kind, code) serves look-ups by complaint: no index of its own
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="flags", db_index=False)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     code = models.CharField(max_length=24)
     score = models.FloatField(default=0.0)
