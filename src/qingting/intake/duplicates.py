@@ -173,7 +173,7 @@ def insert_index(sigs: list[tuple], bands: list[tuple]) -> None:
     from .models import SimilarityBand, SimilaritySignature
 
     fastinsert.insert_rows(SimilaritySignature, ["complaint_id", "customer_id", "received_at", "signature"], sigs)
-    fastinsert.insert_rows(SimilarityBand, ["band_key", "complaint_id"], bands)
+    fastinsert.insert_rows(SimilarityBand, ["band_key", "complaint_id"], bands, integers=True)
 
 
 def candidates(keys: list[int], *, exclude_id: int | None = None, table: str = "intake_similarityband") -> dict[int, int]:

@@ -46,7 +46,9 @@ def next_ids(model, n: int) -> list[int]:
         return list(range(start, start + n))
 
 
-def insert_rows(model, columns: list[str], rows: list[tuple]) -> None:
+def insert_rows(model, columns: list[str], rows: list[tuple], *, integers: bool = False) -> None:
+    """`integers`: every value is an int (no quoting needed), so on PostgreSQL the COPY text is
+    built in one piece instead of row by row (the similarity bands: 12 rows per complaint)."""
     if not rows:
         return
     table = model._meta.db_table
@@ -54,8 +56,12 @@ def insert_rows(model, columns: list[str], rows: list[tuple]) -> None:
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
             with cur.cursor.copy(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+                if integers:
+                    line = "\t".join(["%d"] * len(columns)) + "\n"
+                    copy.write("".join([line % row for row in rows]))
+                else:
+                    for row in rows:
+                        copy.write_row(row)
             return
         adapt = connection.ops.adapt_datetimefield_value
         import datetime as dt
