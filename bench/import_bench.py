@@ -1,7 +1,9 @@
 """Bulk import benchmark: rows/s and peak memory for a 100k-row CSV (goal ≥ 2,000 rows/s on
 PostgreSQL, 2 cores; memory flat: a 10k and a 100k file should peak alike). It also prints
 the CPU time per row of the importing process, of its analysis workers and of the
-PostgreSQL server processes (read from /proc), which says where the time goes.
+PostgreSQL server processes (read from /proc), which says where the time goes, and how long
+the analysis alone takes on one core just before each run — the ceiling of one worker, and a
+reading of this virtual machine's speed at the time, which swings by a third and more.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/qingting_bench_import \
     QINGTING_DATA_DIR=/tmp/qt-bench .venv/bin/python bench/import_bench.py [--rows 100000] [--keep]
@@ -95,6 +97,39 @@ print(json.dumps({{'rows': r.imported, 'seconds': secs, 'rss_before_mb': base / 
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def analysis_alone(path: Path) -> float:
+    """CPU µs per row of the analysis workers' work (`engine.analyse`: triage, MinHash, search
+    keys) on one core, best of 3 over the file's first 2,000 rows: the ceiling of one worker,
+    and a reading of how fast this (virtual) machine is at the moment."""
+    code = f"""
+import os, time, django
+os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'qingting.settings')
+django.setup()
+from qingting.intake.importer import engine
+from qingting.intake.importer.mapping import get_mapping
+from qingting.intake.importer.readers import open_table
+table = open_table({str(path)!r})
+m = dict(get_mapping('car-complaints')); m['source'] = 'bench-calibration'
+plan = engine.Plan(m, table.headers)
+rows = []
+for rownum, values in table.rows():
+    row, errors = engine.parse_row(plan, rownum, values)
+    rows.append((row.subject, row.description, row.channel, plan.profile.code, row.customer.get('name', '')))
+    if len(rows) == 2000:
+        break
+table.close()
+engine.analyse(rows[:50])
+os.sched_setaffinity(0, {{min(os.sched_getaffinity(0))}})
+best = min((lambda t: (engine.analyse(rows), time.process_time() - t)[1])(time.process_time()) for _ in range(3))
+print(best / len(rows) * 1e6)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if out.returncode:
+        sys.stderr.write(out.stderr)
+        raise SystemExit(out.returncode)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
@@ -109,6 +144,7 @@ def main():
             path = Path(tmp) / f"bench_{n}.csv"
             make_file(path, n)
             size_mb = path.stat().st_size / 1048576
+            alone = analysis_alone(path)
             res = run_one(path, f"bench-{stamp}-{n}")
             rate = res["rows"] / res["seconds"] if res["seconds"] else 0
             print(f"{n:>7} rows ({size_mb:.1f} MB): {res['seconds']:.1f} s, {rate:,.0f} rows/s, "
@@ -119,6 +155,8 @@ def main():
             print(f"        CPU per row: importing process {res['main_cpu'] * per:.2f} ms, analysis workers "
                   f"{res['workers_cpu'] * per:.2f} ms, PostgreSQL server {res['server_cpu'] * per:.2f} ms "
                   f"(load average {res['load']:.1f})")
+            print(f"        the analysis alone, just before: {alone:.0f} µs per row on one core (the ceiling of one "
+                  f"worker: {1e6 / alone:,.0f} rows/s)")
 
 
 if __name__ == "__main__":
