@@ -11,7 +11,7 @@ from __future__ import annotations
 import orjson
 from django.db import connection
 
-from qingting.core.fields import keys_as_text
+from qingting.core.fields import keys_as_array, keys_as_text
 
 
 def json_text(value) -> str:
@@ -20,14 +20,11 @@ def json_text(value) -> str:
 
 
 def search_keys_value(*key_arrays) -> str:
-    """Search key arrays (`search_key_array`, or lists of keys) as a `SearchKeysField` column takes them: the
-    bigint[] text on PostgreSQL (psycopg's list dumper works element by element in Python,
-    ≈ 1 µs each), the space-separated text elsewhere. A key in two arrays is kept twice (the
-    index stores it once)."""
+    """Search key arrays (`search_key_array`, or lists of keys) as a `SearchKeysField` column
+    takes them: the bigint[] text on PostgreSQL, the space-separated text elsewhere. A key in
+    two arrays is kept twice (the index stores it once)."""
     keys = [k for array in key_arrays for k in (array if isinstance(array, list) else array.tolist())]
-    if connection.vendor == "postgresql":
-        return "{" + ",".join(map(str, keys)) + "}"
-    return keys_as_text(keys)
+    return keys_as_array(keys) if connection.vendor == "postgresql" else keys_as_text(keys)
 
 
 def next_ids(model, n: int) -> list[int]:
