@@ -16,6 +16,11 @@ def keys_as_array(keys) -> str:
     return "{" + ",".join(map(str, keys)) + "}"
 
 
+def keys_db_value(keys, connection) -> str:
+    """Search keys as a `SearchKeysField` column of `connection`'s database stores them."""
+    return keys_as_array(keys) if connection.vendor == "postgresql" else keys_as_text(keys)
+
+
 class SearchKeysField(models.Field):
     """A list of search keys (`qingting.core.text.search_keys`): bigint[] under a GIN index on
     PostgreSQL (searched with @>), space-separated text elsewhere (searched with LIKE)."""
@@ -41,15 +46,10 @@ class SearchKeysField(models.Field):
     def get_db_prep_value(self, value, connection, prepared=False):
         if value is None:
             return None
-        keys = [int(k) for k in value]
-        return keys_as_array(keys) if connection.vendor == "postgresql" else keys_as_text(keys)
+        return keys_db_value([int(k) for k in value], connection)
 
     def from_db_value(self, value, expression, connection):
-        if value is None:
-            return []
-        if isinstance(value, str):
-            return [int(k) for k in value.split()]
-        return list(value)
+        return self.to_python(value)
 
     def to_python(self, value):
         if value is None or isinstance(value, list):

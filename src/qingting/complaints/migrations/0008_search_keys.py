@@ -6,7 +6,7 @@ integers. Existing rows get their keys from their search text (the same tokens).
 from django.db import migrations
 
 import qingting.core.fields
-from qingting.core.fields import keys_as_text
+from qingting.core.fields import keys_as_array, keys_as_text
 from qingting.core.text import search_tokens, token_key
 
 BATCH = 5000
@@ -34,7 +34,7 @@ def keys_from_text(apps, schema_editor):
             if conn.vendor == "postgresql":
                 write.execute("UPDATE complaints_complaint c SET search_keys = v.k::bigint[] "
                               "FROM unnest(%s::bigint[], %s::text[]) AS v(id, k) WHERE c.id = v.id",
-                              [[pk for pk, _ in keys], ["{" + ",".join(map(str, k)) + "}" for _, k in keys]])
+                              [[pk for pk, _ in keys], [keys_as_array(k) for _, k in keys]])
             else:
                 write.executemany("UPDATE complaints_complaint SET search_keys = %s WHERE id = %s",
                                   [(keys_as_text(k), pk) for pk, k in keys])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import orjson
 from django.db import connection
 
-from qingting.core.fields import keys_as_array, keys_as_text
+from qingting.core.fields import keys_db_value
 
 
 def json_text(value) -> str:
@@ -24,7 +24,7 @@ def search_keys_value(*key_arrays) -> str:
     takes them: the bigint[] text on PostgreSQL, the space-separated text elsewhere. A key in
     two arrays is kept twice (the index stores it once)."""
     keys = [k for array in key_arrays for k in (array if isinstance(array, list) else array.tolist())]
-    return keys_as_array(keys) if connection.vendor == "postgresql" else keys_as_text(keys)
+    return keys_db_value(keys, connection)
 
 
 def next_ids(model, n: int) -> list[int]:
