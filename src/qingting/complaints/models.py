@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from qingting.core.fields import SearchKeysField
+from qingting.core.fields import JSONTextField, SearchKeysField
 
 
 class Channel(models.TextChoices):
@@ -223,7 +223,8 @@ class Complaint(models.Model):
                                      related_name="escalated_complaints", verbose_name="升级至",
                                      db_index=False)
 
-    triage = models.JSONField("智能分析", default=dict, blank=True)
+    # JSON kept as text: never queried inside, and PostgreSQL parses every jsonb value written.
+    triage = JSONTextField("智能分析", default=dict, blank=True)
     # Denormalised from the triage snapshot so queues can filter and sort on them with indexes.
     emotion = models.CharField("情绪", max_length=24, blank=True)
     emotion_intensity = models.FloatField("情绪强度", default=0.0)
