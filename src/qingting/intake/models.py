@@ -200,14 +200,14 @@ class ComplaintLink(models.Model):
 class SimilarityBand(models.Model):
     """One LSH band of a complaint's MinHash signature: candidates share a band key.
 
-    complaint_id is a plain column (no FK constraint) so the index can be filled in bulk.
+    complaint_id is a plain column (no FK constraint) so the index can be filled in bulk. The
+    primary key is (band_key, complaint_id), the one index look-ups need: twelve rows per
+    complaint, so no surrogate id and its index to maintain.
     """
 
+    pk = models.CompositePrimaryKey("band_key", "complaint_id")
     band_key = models.BigIntegerField()
     complaint_id = models.BigIntegerField()
-
-    class Meta:
-        indexes = [models.Index(fields=["band_key", "complaint_id"], name="similarity_band_key")]
 
 
 class SimilaritySignature(models.Model):
