@@ -59,3 +59,21 @@ def test_an_import_queues_its_complaints_and_one_drain_counts_them_all(queued, d
     assert ComplaintFact.objects.count() == report.imported
     assert sum(Rollup.objects.filter(grain="d", channel=ALL).values_list("n", flat=True)) == report.imported
     assert sum(Tally.objects.filter(kind="emotion").values_list("n", flat=True)) == report.imported
+
+
+def test_facts_take_the_triage_dimensions_from_the_complaint_columns(queued, people):
+    """The fact's emotion, persona and suspected-malicious come from the columns the queues
+    filter on (copied out of the snapshot when triage runs), without parsing the snapshot."""
+    from qingting.complaints.models import Complaint
+
+    c = make(people["agent"], subject="你们这是欺诈！我已经向12315投诉，还要找媒体曝光！！")
+    Complaint.objects.filter(pk=c.pk).update(emotion="anxiety", persona="prepared", suspected_malicious=True,
+                                             triage={})
+    assert facts.drain_queue() == 1
+    fact = ComplaintFact.objects.get(pk=c.pk)
+    assert (fact.emotion, fact.persona, fact.malicious) == ("anxiety", "prepared", True)
+    Complaint.objects.filter(pk=c.pk).update(persona="", suspected_malicious=False)
+    c.refresh_from_db()
+    assert facts.refresh_fact(c, fresh=True)
+    fact.refresh_from_db()
+    assert (fact.emotion, fact.persona, fact.malicious) == ("anxiety", "", False)

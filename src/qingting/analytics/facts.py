@@ -34,6 +34,7 @@ from django.db.models.functions import Lag
 from django.utils import timezone
 
 from qingting.core import background
+from qingting.core.db import in_ids
 
 from .models import (
     ALL,
@@ -97,14 +98,10 @@ def about_dims(about) -> dict:
             "business_category": _s(about.get("business_category"), 32)}
 
 
-def triage_dims(triage) -> dict:
-    triage = triage if isinstance(triage, dict) else {}
-    nature = triage.get("nature") if isinstance(triage.get("nature"), dict) else {}
-    emotion = triage.get("emotion") if isinstance(triage.get("emotion"), dict) else {}
-    personas = triage.get("personas") if isinstance(triage.get("personas"), list) else []
-    persona = personas[0].get("code") if personas and isinstance(personas[0], dict) else ""
-    return {"malicious": nature.get("code") == "suspected_malicious",
-            "emotion": _s(emotion.get("code"), 24), "persona": _s(persona, 24)}
+def triage_dims(emotion, persona, suspected_malicious) -> dict:
+    """From the complaint's columns copied out of its triage snapshot (`triage_link.triage_columns`):
+    reading them costs nothing, parsing the snapshot ≈ 70 µs per complaint."""
+    return {"malicious": bool(suspected_malicious), "emotion": _s(emotion, 24), "persona": _s(persona, 24)}
 
 
 def _seconds(start, end) -> int | None:
@@ -114,8 +111,8 @@ def _seconds(start, end) -> int | None:
 
 
 def fact_values(*, received_at, department_id, category_id, channel, priority, profile_id, assignee_id, about,
-                closed_at, reopen_count, escalation_level, triage, root_cause, first_response_at, repeat,
-                updated_at, sla: dict | None = None, stars: int = 0) -> dict:
+                closed_at, reopen_count, escalation_level, emotion, persona, suspected_malicious, root_cause,
+                first_response_at, repeat, updated_at, sla: dict | None = None, stars: int = 0) -> dict:
     values = {
         "day": local_day(received_at), "department_id": department_id or 0, "category_id": category_id or 0,
         "category1_id": category_level1(category_id), "channel": channel, "priority": priority,
@@ -129,7 +126,7 @@ def fact_values(*, received_at, department_id, category_id, channel, priority, p
     values.update(dict.fromkeys(SLA_FIELDS, 0))
     values.update(sla or {})
     values.update(about_dims(about))
-    values.update(triage_dims(triage))
+    values.update(triage_dims(emotion, persona, suspected_malicious))
     return values
 
 
@@ -165,7 +162,7 @@ def sla_counts(complaint_ids) -> dict[int, dict]:
     out: dict[int, dict] = {}
     if model is None:
         return out
-    for cid, kind, state in model.objects.filter(complaint_id__in=complaint_ids).values_list("complaint_id", "kind",
+    for cid, kind, state in model.objects.filter(complaint_id__in=in_ids(complaint_ids)).values_list("complaint_id", "kind",
                                                                                               "state"):
         row = out.setdefault(cid, {})
         field = _sla_field(kind, state)
@@ -177,7 +174,7 @@ def survey_stars(complaint_ids) -> dict[int, int]:
     model = _survey_model()
     if model is None:
         return {}
-    return dict(model.objects.filter(complaint_id__in=complaint_ids).values_list("complaint_id", "stars"))
+    return dict(model.objects.filter(complaint_id__in=in_ids(complaint_ids)).values_list("complaint_id", "stars"))
 
 
 def first_response_at(complaint_id: int):
@@ -238,7 +235,7 @@ def repeat_link_ids(ids) -> set[int]:
         if not fks:
             return set()
         col = f"{fks[0]}_id"
-        return set(model.objects.filter(kind="repeat", **{f"{col}__in": list(ids)}).values_list(col, flat=True))
+        return set(model.objects.filter(kind="repeat", **{f"{col}__in": in_ids(ids)}).values_list(col, flat=True))
     except Exception:
         log.exception("reading intake ComplaintLink failed")
         return set()
@@ -256,7 +253,8 @@ def compute_fact(complaint, *, old: dict | None = None, fresh: bool = False) -> 
                        category_id=complaint.category_id, channel=complaint.channel, priority=complaint.priority,
                        profile_id=complaint.profile_id, assignee_id=complaint.assignee_id, about=complaint.about,
                        closed_at=complaint.closed_at, reopen_count=complaint.reopen_count,
-                       escalation_level=complaint.escalation_level, triage=complaint.triage,
+                       escalation_level=complaint.escalation_level, emotion=complaint.emotion,
+                       persona=complaint.persona, suspected_malicious=complaint.suspected_malicious,
                        root_cause=complaint.root_cause, first_response_at=frt_at, repeat=repeat,
                        updated_at=complaint.updated_at, sla=sla_counts([complaint.pk]).get(complaint.pk),
                        stars=survey_stars([complaint.pk]).get(complaint.pk, 0))
@@ -528,7 +526,7 @@ def drain_queue(batch: int = 1000, limit: int | None = None) -> int:
         if not claimed:
             break
         with transaction.atomic():
-            locked = list(Complaint.objects.select_for_update().filter(pk__in=claimed).order_by("pk")
+            locked = list(Complaint.objects.select_for_update().filter(pk__in=in_ids(claimed)).order_by("pk")
                           .values_list("pk", flat=True))
             added = set(add_facts(locked))
             for c in Complaint.objects.filter(pk__in=[pk for pk in locked if pk not in added]):
@@ -603,8 +601,9 @@ def _repeat_ids() -> set[int]:
 
 
 FACT_SOURCE = ("id", "received_at", "department_id", "category_id", "channel", "priority", "profile_id",
-               "assignee_id", "about", "closed_at", "reopen_count", "escalation_level", "triage", "root_cause",
-               "updated_at", "customer_id")
+               "assignee_id", "about", "closed_at", "reopen_count", "escalation_level", "emotion", "persona",
+               "suspected_malicious", "root_cause", "updated_at", "customer_id")
+CUSTOMER = FACT_SOURCE.index("customer_id")
 
 
 def _facts_of_rows(rows: list[tuple], events, repeats: set[int]) -> list[tuple[int, dict]]:
@@ -614,11 +613,12 @@ def _facts_of_rows(rows: list[tuple], events, repeats: set[int]) -> list[tuple[i
                   .values_list("complaint_id", "m"))
     slas, stars = sla_counts(ids), survey_stars(ids)
     out = []
-    for (pk, received, dept, cat, channel, prio, prof, assignee, about, closed_at, reopen, esc, triage, root,
-         updated, _customer) in rows:
+    for (pk, received, dept, cat, channel, prio, prof, assignee, about, closed_at, reopen, esc, emotion, persona,
+         malicious, root, updated, _customer) in rows:
         out.append((pk, fact_values(received_at=received, department_id=dept, category_id=cat, channel=channel,
                                     priority=prio, profile_id=prof, assignee_id=assignee, about=about,
-                                    closed_at=closed_at, reopen_count=reopen, escalation_level=esc, triage=triage,
+                                    closed_at=closed_at, reopen_count=reopen, escalation_level=esc, emotion=emotion,
+                                    persona=persona, suspected_malicious=malicious,
                                     root_cause=root, first_response_at=firsts.get(pk), repeat=pk in repeats,
                                     updated_at=updated, sla=slas.get(pk), stars=stars.get(pk, 0))))
     return out
@@ -633,11 +633,11 @@ def _repeats_around(rows: list[tuple]) -> tuple[set[int], set[int]]:
     new_ids = {r[0] for r in rows}
     by_customer: dict[int, list[tuple]] = {}
     for r in rows:
-        by_customer.setdefault(r[15], []).append((r[1], r[0]))
+        by_customer.setdefault(r[CUSTOMER], []).append((r[1], r[0]))
     lo = min(r[1] for r in rows) - REPEAT_WINDOW
     hi = max(r[1] for r in rows) + REPEAT_WINDOW
     history: dict[int, list[tuple]] = {}
-    for customer, received, pk in (Complaint.objects.filter(customer_id__in=list(by_customer), received_at__gte=lo,
+    for customer, received, pk in (Complaint.objects.filter(customer_id__in=in_ids(by_customer), received_at__gte=lo,
                                                             received_at__lte=hi)
                                    .values_list("customer_id", "received_at", "id")):
         history.setdefault(customer, []).append((received, pk))
@@ -659,13 +659,14 @@ def add_facts(ids) -> list[int]:
     new). Returns the ids that got a fact."""
     from qingting.complaints.models import Complaint, Event
 
-    rows = list(Complaint.objects.filter(pk__in=list(ids), analytics_fact__isnull=True).order_by("id")
+    rows = list(Complaint.objects.filter(pk__in=in_ids(ids), analytics_fact__isnull=True).order_by("id")
                 .values_list(*FACT_SOURCE))
     if not rows:
         return []
     new_ids = [r[0] for r in rows]
     repeats, made_repeats = _repeats_around(rows)
-    facts = _facts_of_rows(rows, Event.objects.filter(complaint_id__in=new_ids), repeats | repeat_link_ids(new_ids))
+    facts = _facts_of_rows(rows, Event.objects.filter(complaint_id__in=in_ids(new_ids)),
+                           repeats | repeat_link_ids(new_ids))
     _insert_facts([(pk, *(f[c] for c in FACT_FIELDS)) for pk, f in facts])
     rollup: dict[tuple, tuple[int, dict]] = {}
     tally: Counter = Counter()

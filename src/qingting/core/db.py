@@ -1,0 +1,18 @@
+"""Small helpers for set-based SQL that Django's ORM does not offer directly."""
+from __future__ import annotations
+
+from django.db import connection
+from django.db.models.expressions import RawSQL
+
+from .fields import keys_as_array
+
+
+def in_ids(ids):
+    """The right-hand side of `field__in` for a long list of integer ids (thousands, e.g. a batch of
+    facts). On PostgreSQL one array parameter (`IN (SELECT unnest(%s::bigint[]))`) instead of one
+    placeholder per id: psycopg takes ≈ 20 µs per id to prepare such a statement (5,000 ids: 0.1 s
+    per query). Elsewhere the list itself."""
+    ids = [int(i) for i in ids]
+    if connection.vendor == "postgresql":  # the array as its text: psycopg's list dumper takes ≈ 1 µs an item
+        return RawSQL("SELECT unnest(%s::bigint[])", (keys_as_array(ids),))
+    return ids
