@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from qingting.core.db import in_ids
+from qingting.core.db import in_ids, in_texts
 
 pytestmark = pytest.mark.django_db
 
@@ -28,3 +28,13 @@ def test_in_ids_selects_the_same_rows_as_a_list():
 def test_in_ids_refuses_what_is_not_an_id():
     with pytest.raises((TypeError, ValueError)):
         in_ids(["1; DROP TABLE x"])
+
+
+def test_in_texts_selects_the_same_rows_as_a_list():
+    User = get_user_model()
+    for name in ("张三", "o'brien", "a,b", "{x}", 'q"uote'):
+        User.objects.create(username=name)
+    wanted = ["张三", "o'brien", "a,b", "{x}", 'q"uote', "nobody"]
+    got = set(User.objects.filter(username__in=in_texts(wanted)).values_list("username", flat=True))
+    assert got == set(wanted) - {"nobody"}
+    assert not User.objects.filter(username__in=in_texts([])).exists()

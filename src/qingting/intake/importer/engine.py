@@ -26,7 +26,7 @@ from typing import Callable
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from qingting.accounts.models import Department
@@ -34,6 +34,7 @@ from qingting.complaints import hooks, services, triage_link
 from qingting.complaints.models import (Category, Complaint, ComplaintFlag, Customer, Event, IndustryProfile,
                                         Message, Priority, StepOwner)
 from qingting.complaints.profiles import validate_about
+from qingting.core.db import in_texts
 from qingting.core.errors import Invalid, ServiceError
 from qingting.core.text import normalise_email, normalise_mobile, search_key_array, search_tokens, token_key
 
@@ -377,10 +378,10 @@ def _customers_for(rows: list[Row]) -> None:
     emails = {r.customer["email"] for r in rows if r.customer.get("email")}
     by_mobile, by_email = {}, {}
     if mobiles:
-        for pk, mobile in Customer.objects.filter(mobile__in=mobiles).order_by("-id").values_list("id", "mobile"):
+        for pk, mobile in Customer.objects.filter(mobile__in=in_texts(mobiles)).order_by("-id").values_list("id", "mobile"):
             by_mobile[mobile] = pk
     if emails:
-        for pk, email in Customer.objects.filter(email__in=emails).order_by("-id").values_list("id", "email"):
+        for pk, email in Customer.objects.filter(email__in=in_texts(emails)).order_by("-id").values_list("id", "email"):
             by_email[email] = pk
     fresh = [r for r in rows if not ((r.customer.get("mobile") and r.customer["mobile"] in by_mobile) or
                                      (r.customer.get("email") and r.customer["email"] in by_email))]
@@ -481,8 +482,9 @@ def write_rows(plan: Plan, rows: list[Row], analyses: list[tuple], *, actor, var
 
 def _existing(source: str, ids: list[str]) -> set[str]:
     found = set()
-    for i in range(0, len(ids), 900):
-        found.update(ImportedRecord.objects.filter(source=source, external_id__in=ids[i:i + 900])
+    step = max(1, len(ids)) if connection.vendor == "postgresql" else 900  # SQLite: its limit on parameters
+    for i in range(0, len(ids), step):
+        found.update(ImportedRecord.objects.filter(source=source, external_id__in=in_texts(ids[i:i + step]))
                      .values_list("external_id", flat=True))
     return found
 
@@ -524,7 +526,7 @@ class _Analyser:
 
     def __init__(self, workers: int):
         self.pool = None
-        from django.db import connection, connections
+        from django.db import connections
 
         if workers > 0 and not connection.in_atomic_block:
             import multiprocessing
