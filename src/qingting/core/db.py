@@ -10,8 +10,8 @@ from .fields import keys_as_array
 def in_ids(ids):
     """The right-hand side of `field__in` for a long list of integer ids (thousands, e.g. a batch of
     facts). On PostgreSQL one array parameter (`IN (SELECT unnest(%s::bigint[]))`) instead of one
-    placeholder per id: psycopg takes ≈ 20 µs per id to prepare such a statement (5,000 ids: 0.1 s
-    per query). Elsewhere the list itself."""
+    placeholder per id, which Django and psycopg prepare one by one (selecting 5,000 complaints by
+    id: 32 ms of CPU with the list, 14 ms with the array). Elsewhere the list itself."""
     ids = [int(i) for i in ids]
     if connection.vendor == "postgresql":  # the array as its text: psycopg's list dumper takes ≈ 1 µs an item
         return RawSQL("SELECT unnest(%s::bigint[])", (keys_as_array(ids),))
