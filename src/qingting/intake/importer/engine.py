@@ -36,6 +36,7 @@ from qingting.complaints.models import (Category, Complaint, ComplaintFlag, Cust
 from qingting.complaints.profiles import validate_about
 from qingting.core.db import in_texts
 from qingting.core.errors import Invalid, ServiceError
+from qingting.core.fields import dumps_json
 from qingting.core.text import normalise_email, normalise_mobile, search_key_array, search_tokens, token_key
 
 from ..models import ImportedRecord, ImportJob
@@ -327,7 +328,7 @@ def analyse(items: list[tuple]) -> list[tuple]:
                 if isinstance(item, dict):
                     keys += [item.get("code") or "", item.get("zh") or "", item.get("name") or ""]
         sig = duplicates.signature(f"{subject}\n{description}")
-        out.append((fastinsert.json_text(analysis), prio, keys, search_key_array(subject, description, name),
+        out.append((dumps_json(analysis), prio, keys, search_key_array(subject, description, name),
                     sig.tobytes() if sig is not None else None,
                     duplicates.band_keys(sig) if sig is not None else [],
                     triage_link.triage_columns(analysis), triage_link.triage_flags(analysis)))
@@ -347,7 +348,7 @@ class Columns:
         for f in self.fields:
             default = f.get_default()
             if isinstance(f, m.JSONField):
-                default = fastinsert.json_text(default if default is not None else {})
+                default = dumps_json(default if default is not None else {})
             self.defaults[f.attname] = default
 
     def row(self, **values) -> tuple:
@@ -435,7 +436,7 @@ def write_rows(plan: Plan, rows: list[Row], analyses: list[tuple], *, actor, var
             id=pk, number=number, tracking_code=services.new_tracking_code(), channel=r.channel,
             received_at=r.received_at, created_at=now, updated_at=now, created_by_id=actor_id,
             customer_id=r.customer["id"], subject=r.subject, description=r.description, profile_id=plan.profile.pk,
-            about=fastinsert.json_text(r.about), department_id=r.department.pk if r.department else None,
+            about=dumps_json(r.about), department_id=r.department.pk if r.department else None,
             category_id=cat.pk if cat else None, category_confirmed=r.category is not None, priority=priority,
             variant_id=variant.pk, step_id=step.pk, closed_at=closed_at, triage=triage_json, **triage_cols,
             search_keys=fastinsert.search_keys_value(number_keys(number), doc_keys)))
@@ -443,13 +444,13 @@ def write_rows(plan: Plan, rows: list[Row], analyses: list[tuple], *, actor, var
         events.append(ce.row(
             complaint_id=pk, kind="complaint.created", actor_id=actor_id, at=now,
             customer_visible=True, note=step.customer_text, before="{}",
-            after=fastinsert.json_text({
+            after=dumps_json({
                 "number": number, "channel": r.channel, "priority": priority, "step": step.code,
                 "received_at": r.received_at.isoformat(), "closed_at": closed_at.isoformat() if closed_at else None,
                 "category": cat.code if cat else None, "department": r.department.code if r.department else None,
                 "customer_id": r.customer["id"], "imported": True, "source": plan.source,
                 "external_id": r.external_id})))
-        records.append((plan.source, r.external_id, pk, fastinsert.json_text(r.extra), now))
+        records.append((plan.source, r.external_id, pk, dumps_json(r.extra), now))
         if r.reply:
             messages.append(dict(complaint_id=pk, direction=Message.Direction.OUTBOUND, channel=r.channel,
                                  author_id=None, body=r.reply[:services.NOTE_MAX],

@@ -3,17 +3,14 @@
 PostgreSQL: primary keys come from the table's sequence first (so callers know them),
 then COPY. Other databases (SQLite): ids from max(id) — safe because the import runs in
 a write transaction (SQLite's IMMEDIATE mode holds the database write lock) — then
-executemany. JSON columns take a ready JSON string, search keys `search_keys_value`;
-datetimes are aware datetimes.
+executemany. JSON columns take a ready JSON string (`core.fields.dumps_json`), search keys
+`search_keys_value`; datetimes are aware datetimes.
 """
 from __future__ import annotations
 
 from django.db import connection
 
-from qingting.core.fields import dumps_json, keys_db_value
-
-
-json_text = dumps_json  # the JSON text a JSON column takes from COPY
+from qingting.core.fields import keys_db_value
 
 
 def search_keys_value(*key_arrays) -> str:
