@@ -130,12 +130,25 @@ print(best / len(rows) * 1e6)
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def interpreter() -> str:
+    """Which Python runs the benchmark, and whether its interpreter is linked to a shared
+    libpython: such builds (e.g. a plain `pyenv install`) ran the analysis 15–20 % slower here
+    than the distribution's statically linked, optimised python3 (docs/import.md)."""
+    try:
+        with open("/proc/self/maps") as fh:
+            linked = "shared libpython" if any("libpython" in line for line in fh) else "libpython linked in"
+    except OSError:  # not Linux
+        linked = "libpython linkage unknown"
+    return f"python {platform.python_version()} ({sys.base_prefix}), {linked}"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--small", type=int, default=10_000)
     args = ap.parse_args()
-    print(f"machine: nproc={os.cpu_count()} python={platform.python_version()} {platform.platform()}")
+    print(f"machine: nproc={os.cpu_count()} {platform.platform()}")
+    print(f"interpreter: {interpreter()}")
     print(f"database: {os.environ.get('DATABASE_URL', 'sqlite (default)')}")
     subprocess.run([sys.executable, "-m", "qingting", "migrate", "--skip-checks", "-v0"], check=True)
     stamp = str(int(time.time()))
