@@ -269,3 +269,30 @@ def test_import_page_upload_suggest_dry_run_and_import(people, tmp_path):
     auditor = Client()
     auditor.force_login(people["auditor"])
     assert auditor.get(reverse("intake:import")).status_code == 404
+
+
+def test_the_import_checks_foreign_keys_statement_by_statement(db, tmp_path, monkeypatch):
+    """The one-transaction import checks its foreign keys as it writes (while the workers
+    analyse the next batches), not all at the commit: on PostgreSQL a row pointing nowhere
+    fails at its own statement."""
+    from django.db import IntegrityError, connection, transaction
+
+    from qingting.intake.importer import engine
+
+    real = engine.check_keys_per_statement
+    if connection.vendor == "postgresql":
+        # (first: the setting lasts to the end of the transaction, here the test's)
+        with transaction.atomic():  # by default such a row passes its statement (it would fail the commit)
+            Event.objects.create(complaint_id=10**12, kind="note")
+            transaction.set_rollback(True)
+        with pytest.raises(IntegrityError), transaction.atomic():
+            real()
+            Event.objects.create(complaint_id=10**12, kind="note")
+    calls = []
+    monkeypatch.setattr(engine, "check_keys_per_statement", lambda: (calls.append(1), real()))
+    path = write_csv(tmp_path / "a.csv", [["编号", "日期", "内容"], ["F1", "2024/1/6", "发动机异响"]])
+    m = dict(MAPPING, columns={"编号": "external_id", "日期": "received_at", "内容": "description"})
+    assert run_import(path, m, actor=system_user("import")).imported == 1
+    assert calls == [1]
+    assert run_import(path, dict(m, source="test-2"), actor=system_user("import"), skip_invalid=True).imported == 1
+    assert calls == [1]  # a transaction per batch checks at each commit, while the workers go on

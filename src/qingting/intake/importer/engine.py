@@ -628,6 +628,8 @@ def run_import(path, mapping: dict, *, actor, dry_run: bool = False, skip_invali
         else:
             try:
                 with (transaction.atomic(durable=True) if not skip_invalid else _nullcontext()):
+                    if not skip_invalid:
+                        check_keys_per_statement()
                     for batch in batches():
                         if report.error_count and not skip_invalid:
                             continue  # keep checking the rest of the file for the report; write nothing more
@@ -654,6 +656,20 @@ def run_import(path, mapping: dict, *, actor, dry_run: bool = False, skip_invali
             rejects.close()
     report.seconds = time.monotonic() - started
     return report
+
+
+def check_keys_per_statement() -> None:
+    """Check the foreign keys of this transaction at the end of each statement instead of at
+    its commit (PostgreSQL; Django makes them deferrable, initially deferred).
+
+    The same checks, only earlier: the import writes parents before their children, so none
+    fails here that would not fail at the commit. At the commit of a one-transaction import
+    they all ran at once, on one core, after the analysis had finished (≈ 11 per row); per
+    statement they run while the workers analyse the next batches, and the server does not
+    keep the queue of pending checks in memory until the end."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class _nullcontext:
