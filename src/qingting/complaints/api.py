@@ -146,9 +146,9 @@ def customers(request, mobile: str | None = None, email: str | None = None):
         raise Invalid("请提供 mobile 或 email", "Give mobile or email", fields={"mobile": "required"})
     qs = Customer.objects.all()
     if mobile:
-        qs = qs.filter(mobile=normalise_mobile(mobile))
+        qs = qs.with_mobile(normalise_mobile(mobile))
     if email:
-        qs = qs.filter(email=normalise_email(email))
+        qs = qs.with_email(normalise_email(email))
     visible = access.complaints_for(request.auth)
     rows = []
     for cust in qs.order_by("id")[:20]:

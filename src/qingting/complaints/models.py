@@ -157,18 +157,37 @@ class Transition(models.Model):
         return f"{self.from_step} → {self.to_step}"
 
 
+class CustomerQuerySet(models.QuerySet):
+    def with_mobile(self, mobile: str):
+        """Customers with this (normalised, non-empty) mobile. The stated `mobile <> ''` lets
+        PostgreSQL use the partial index however the value is sent (a bound parameter too)."""
+        return self.filter(mobile=mobile).exclude(mobile="")
+
+    def with_email(self, email: str):
+        return self.filter(email=email).exclude(email="")
+
+
 class Customer(models.Model):
     name = models.CharField("姓名", max_length=100)
-    mobile = models.CharField("手机", max_length=32, blank=True, db_index=True)
-    email = models.CharField("邮箱", max_length=254, blank=True, db_index=True)
+    mobile = models.CharField("手机", max_length=32, blank=True)
+    email = models.CharField("邮箱", max_length=254, blank=True)
     other_contacts = models.JSONField("其他联系方式", default=list, blank=True)
     tags = models.JSONField("标签", default=list, blank=True)
     notes = models.TextField("备注", blank=True)
     created_at = models.DateTimeField("创建时间", default=timezone.now)
 
+    objects = CustomerQuerySet.as_manager()
+
     class Meta:
         verbose_name = "客户"
         verbose_name_plural = "客户"
+        # Contacts are only looked up exactly and never empty (`with_mobile`, `with_email`): a
+        # customer without one (e.g. an imported complaint with no contact) adds no index entry,
+        # and there is no LIKE-pattern twin (Django's default for an indexed CharField).
+        indexes = [
+            models.Index(fields=["mobile"], name="customer_mobile", condition=~models.Q(mobile="")),
+            models.Index(fields=["email"], name="customer_email", condition=~models.Q(email="")),
+        ]
 
     def __str__(self):
         return self.name
@@ -247,7 +266,9 @@ class Complaint(models.Model):
             models.Index(fields=["category", "-received_at"], name="complaint_category_recent"),
             models.Index(fields=["channel", "-received_at"], name="complaint_channel_recent"),
             models.Index(fields=["customer", "-received_at"], name="complaint_customer_recent"),
-            models.Index(fields=["escalated_to", "-received_at"], name="complaint_escalated_recent"),
+            # only escalated complaints have an entry (most never are; an import's never)
+            models.Index(fields=["escalated_to", "-received_at"], name="complaint_escalated_recent",
+                         condition=models.Q(escalated_to__isnull=False)),
             models.Index(fields=["emotion", "-received_at"], name="complaint_emotion_recent"),
             models.Index(fields=["persona", "-received_at"], name="complaint_persona_recent"),
             models.Index(fields=["priority", "-received_at", "-id"], name="complaint_priority_first"),

@@ -202,9 +202,9 @@ def find_customer(clean: dict) -> Customer | None:
     """Customers are matched by normalised mobile, then e-mail; never by name."""
     customer = None
     if clean["mobile"]:
-        customer = Customer.objects.filter(mobile=clean["mobile"]).order_by("id").first()
+        customer = Customer.objects.with_mobile(clean["mobile"]).order_by("id").first()
     if customer is None and clean["email"]:
-        customer = Customer.objects.filter(email=clean["email"]).order_by("id").first()
+        customer = Customer.objects.with_email(clean["email"]).order_by("id").first()
     return customer
 
 

@@ -580,7 +580,7 @@ def _lookup(user, mobile: str):
     digits = normalise_mobile(mobile or "")
     if len(digits) < 5:
         return None
-    customer = Customer.objects.filter(mobile=digits).order_by("id").first()
+    customer = Customer.objects.with_mobile(digits).order_by("id").first()
     if customer is None:
         return {"mobile": digits, "customer": None, "recent": []}
     recent = list(queries.recent_for_customer(user, customer.pk, limit=5))
