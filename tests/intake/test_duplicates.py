@@ -197,5 +197,5 @@ def test_band_key_migration_both_ways_keeps_the_index():
 
         refused += (psycopg.IntegrityError,)
     with pytest.raises(refused), transaction.atomic():
-        duplicates.insert_index([], [(keys[0], complaint_id)])
+        duplicates.insert_index([], [(complaint_id, keys[:1])])
     assert duplicates.candidates(keys) == {complaint_id: duplicates.BANDS}

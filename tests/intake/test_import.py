@@ -296,3 +296,21 @@ def test_the_import_checks_foreign_keys_statement_by_statement(db, tmp_path, mon
     assert calls == [1]
     assert run_import(path, dict(m, source="test-2"), actor=system_user("import"), skip_invalid=True).imported == 1
     assert calls == [1]  # a transaction per batch checks at each commit, while the workers go on
+
+
+def test_imported_complaints_are_indexed_for_similarity(db, tmp_path):
+    """Each imported complaint gets its signature and one band row per band key of it (written
+    on PostgreSQL as one COPY text, a join per complaint), and is found as similar."""
+    from qingting.intake import duplicates
+    from qingting.intake.models import SimilarityBand
+
+    texts = ["发动机异响，多次维修未解决，要求退车", "变速箱顿挫严重，4S店一直推诿不处理", "车门生锈，漆面起泡，要求质保"]
+    path = write_csv(tmp_path / "s.csv", [["编号", "日期", "内容"]] + [[f"S{i}", "2024/1/6", t] for i, t in enumerate(texts)])
+    m = dict(MAPPING, columns={"编号": "external_id", "日期": "received_at", "内容": "description"})
+    assert run_import(path, m, actor=system_user("import")).imported == 3
+    for c in Complaint.objects.all():
+        sig = duplicates.signature(duplicates.text_of(c))
+        assert bytes(SimilaritySignature.objects.get(complaint_id=c.pk).signature) == sig.tobytes()
+        assert sorted(SimilarityBand.objects.filter(complaint_id=c.pk).values_list("band_key", flat=True)) == \
+            sorted(duplicates.band_keys(sig))
+        assert c.pk in [cid for cid, _, _ in duplicates.similar_to(duplicates.text_of(c), threshold=0.9)]

@@ -150,14 +150,15 @@ def text_of(complaint) -> str:
 # ------------------------------------------------------------------ the index
 
 def index_rows(items) -> tuple[list, list]:
-    """(complaint_id, customer_id, received_at, text) → (band rows, signature rows) as tuples."""
+    """(complaint_id, customer_id, received_at, text) → ((complaint_id, band keys) per complaint,
+    signature rows) as tuples."""
     bands, sigs = [], []
     for complaint_id, customer_id, received_at, text in items:
         sig = signature(text)
         if sig is None:
             continue
         sigs.append((complaint_id, customer_id, received_at, sig.tobytes()))
-        bands.extend((k, complaint_id) for k in band_keys(sig))
+        bands.append((complaint_id, band_keys(sig)))
     return bands, sigs
 
 
@@ -167,13 +168,14 @@ def index_complaints(items) -> int:
     return len(sigs)
 
 
-def insert_index(sigs: list[tuple], bands: list[tuple]) -> None:
-    """sigs: (complaint_id, customer_id, received_at, signature bytes); bands: (band_key, complaint_id)."""
+def insert_index(sigs: list[tuple], bands: list[tuple[int, list[int]]]) -> None:
+    """sigs: (complaint_id, customer_id, received_at, signature bytes); bands: (complaint_id,
+    its band keys) — a SimilarityBand row (band_key, complaint_id) per key."""
     from .importer import fastinsert
     from .models import SimilarityBand, SimilaritySignature
 
     fastinsert.insert_rows(SimilaritySignature, ["complaint_id", "customer_id", "received_at", "signature"], sigs)
-    fastinsert.insert_rows(SimilarityBand, ["band_key", "complaint_id"], bands, integers=True)
+    fastinsert.insert_keyed_rows(SimilarityBand, ["band_key", "complaint_id"], bands)
 
 
 def candidates(keys: list[int], *, exclude_id: int | None = None, table: str = "intake_similarityband") -> dict[int, int]:

@@ -472,7 +472,7 @@ def write_rows(plan: Plan, rows: list[Row], analyses: list[tuple], *, actor, var
         from qingting.intake import duplicates
 
         duplicates.insert_index([(pk, cust, when, sig) for pk, cust, when, sig, _ in index],
-                                [(k, pk) for pk, _, _, _, bands in index for k in bands])
+                                [(pk, bands) for pk, _, _, _, bands in index])
         for hook in hooks.on_imported:
             hook(ids)
     else:

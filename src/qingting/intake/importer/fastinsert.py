@@ -37,22 +37,38 @@ def next_ids(model, n: int) -> list[int]:
         return list(range(start, start + n))
 
 
-def insert_rows(model, columns: list[str], rows: list[tuple], *, integers: bool = False) -> None:
-    """`integers`: every value is an int (no quoting needed), so on PostgreSQL the COPY text is
-    built in one piece instead of row by row (the similarity bands: 12 rows per complaint)."""
+def insert_keyed_rows(model, columns: list[str], keyed: list[tuple[int, list[int]]]) -> None:
+    """Rows (key, owner_id) of integers, given per owner as (owner_id, [key, …]): the similarity
+    bands, 12 rows per complaint. On PostgreSQL the COPY text is built in one piece, one join
+    per owner instead of a tuple and a format per row."""
+    if connection.vendor != "postgresql":
+        insert_rows(model, columns, [(k, owner) for owner, keys in keyed for k in keys])
+        return
+    parts = []
+    for owner, keys in keyed:
+        if keys:
+            tail = f"\t{int(owner)}\n"
+            parts.append(tail.join(map(str, map(int, keys))) + tail)
+    if parts:
+        with connection.cursor() as cur, cur.cursor.copy(_copy_sql(model, columns)) as copy:
+            copy.write("".join(parts))
+
+
+def _copy_sql(model, columns: list[str]) -> str:
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    return f"COPY {connection.ops.quote_name(model._meta.db_table)} ({quoted}) FROM STDIN"
+
+
+def insert_rows(model, columns: list[str], rows: list[tuple]) -> None:
     if not rows:
         return
     table = model._meta.db_table
     quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            with cur.cursor.copy(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN") as copy:
-                if integers:
-                    line = "\t".join(["%d"] * len(columns)) + "\n"
-                    copy.write("".join([line % row for row in rows]))
-                else:
-                    for row in rows:
-                        copy.write_row(row)
+            with cur.cursor.copy(_copy_sql(model, columns)) as copy:
+                for row in rows:
+                    copy.write_row(row)
             return
         adapt = connection.ops.adapt_datetimefield_value
         import datetime as dt
