@@ -344,16 +344,20 @@ class Columns:
         self.model = model
         self.fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
         self.columns = [f.column for f in self.fields]
-        self.defaults = {}
+        self.defaults = []
         for f in self.fields:
             default = f.get_default()
             if isinstance(f, m.JSONField):
                 default = dumps_json(default if default is not None else {})
-            self.defaults[f.attname] = default
+            self.defaults.append(default)
+        self.position = {f.attname: i for i, f in enumerate(self.fields)}
 
     def row(self, **values) -> tuple:
-        d = self.defaults
-        return tuple(values[f.attname] if f.attname in values else d[f.attname] for f in self.fields)
+        """The defaults with `values` (by attname; an unknown name is a KeyError) in their places."""
+        row, position = self.defaults.copy(), self.position
+        for name, value in values.items():
+            row[position[name]] = value
+        return tuple(row)
 
     def insert(self, rows):
         fastinsert.insert_rows(self.model, self.columns, rows)
@@ -412,8 +416,9 @@ def write_rows(plan: Plan, rows: list[Row], analyses: list[tuple], *, actor, var
         return 0
     _customers_for(rows)
     by_day: dict[dt.date, list[Row]] = {}
+    tz = timezone.get_current_timezone()  # (timezone.localdate looks it up on every call)
     for r in rows:
-        by_day.setdefault(timezone.localdate(r.received_at), []).append(r)
+        by_day.setdefault(r.received_at.astimezone(tz).date(), []).append(r)
     numbers: dict[int, str] = {}
     reserved = services.reserve_numbers_by_day({day: len(day_rows) for day, day_rows in by_day.items()})
     for day, day_rows in by_day.items():
