@@ -128,9 +128,7 @@ def test_customers_are_found_by_contact_through_the_partial_indexes(people):
     assert services.find_customer({"mobile": "", "email": ""}) is None
     assert Customer.objects.filter(mobile="").count() >= len(anonymous)
     if connection.vendor == "postgresql":
-        from django.db import connection as conn
-
-        with conn.cursor() as cur:  # plans on a table this small would rather scan it
+        with connection.cursor() as cur:  # plans on a table this small would rather scan it
             cur.execute("SET LOCAL enable_seqscan = off")
         plans = [Customer.objects.with_mobile("13812345678").order_by("id")[:1].explain(),
                  Customer.objects.with_email("wang@example.com").explain(),
