@@ -1,7 +1,7 @@
 # Qingting — the two quickstart commands are `make run` and `make test` (see README).
 # The interpreter: Python >= 3.11 with venv, preferably one that links libpython into its
 # executable (the distribution's python3 does; a plain `pyenv install` loads it as a shared
-# library, which ran triage and the import 15-20 % slower here: docs/import.md). Of
+# library, which ran triage and the import 10-30 % slower here: docs/import.md). Of
 # `python3` on the PATH and /usr/bin/python3 the first such one, else `python3`. PYTHON=... overrides.
 PY_USABLE := import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))
 PY_LINKED := import sys; sys.exit(any("libpython" in line for line in open("/proc/self/maps")))

@@ -132,7 +132,7 @@ print(best / len(rows) * 1e6)
 
 def interpreter() -> str:
     """Which Python runs the benchmark, and whether its interpreter is linked to a shared
-    libpython: such builds (e.g. a plain `pyenv install`) ran the analysis 15–20 % slower here
+    libpython: such builds (e.g. a plain `pyenv install`) ran the analysis 10–30 % slower here
     than the distribution's statically linked, optimised python3 (docs/import.md)."""
     try:
         with open("/proc/self/maps") as fh:

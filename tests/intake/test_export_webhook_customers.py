@@ -118,19 +118,19 @@ def test_customers_are_found_by_contact_through_the_partial_indexes(people):
     by exact contact, never the customers without one, and uses the index on PostgreSQL."""
     from django.db import connection
 
-    from qingting.core.db import in_texts
-
     with_contact = create(people["agent"], mobile="13812345678", email="wang@example.com").customer
-    anonymous = [Customer.objects.create(name=f"匿名{i}") for i in range(3)]
+    for i in range(3):
+        Customer.objects.create(name=f"匿名{i}")
     assert list(Customer.objects.with_mobile("13812345678")) == [with_contact]
     assert list(Customer.objects.with_email("wang@example.com")) == [with_contact]
     assert not Customer.objects.with_mobile("").exists() and not Customer.objects.with_email("").exists()
     assert services.find_customer({"mobile": "", "email": ""}) is None
-    assert Customer.objects.filter(mobile="").count() >= len(anonymous)
+    assert list(Customer.objects.with_mobile_in(["13812345678", ""])) == [with_contact]
+    assert list(Customer.objects.with_email_in(["wang@example.com", ""])) == [with_contact]
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:  # plans on a table this small would rather scan it
             cur.execute("SET LOCAL enable_seqscan = off")
         plans = [Customer.objects.with_mobile("13812345678").order_by("id")[:1].explain(),
                  Customer.objects.with_email("wang@example.com").explain(),
-                 Customer.objects.filter(mobile__in=in_texts(["13812345678"])).exclude(mobile="").explain()]
+                 Customer.objects.with_mobile_in(["13812345678"]).explain()]
         assert "customer_mobile" in plans[0] and "customer_email" in plans[1] and "customer_mobile" in plans[2]

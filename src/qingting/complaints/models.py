@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from qingting.core.db import in_texts
 from qingting.core.fields import JSONTextField, SearchKeysField
 
 
@@ -165,6 +166,13 @@ class CustomerQuerySet(models.QuerySet):
 
     def with_email(self, email: str):
         return self.filter(email=email).exclude(email="")
+
+    def with_mobile_in(self, mobiles):
+        """`with_mobile` for many (a batch of imported rows): one array parameter on PostgreSQL."""
+        return self.filter(mobile__in=in_texts(mobiles)).exclude(mobile="")
+
+    def with_email_in(self, emails):
+        return self.filter(email__in=in_texts(emails)).exclude(email="")
 
 
 class Customer(models.Model):

@@ -383,12 +383,10 @@ def _customers_for(rows: list[Row]) -> None:
     emails = {r.customer["email"] for r in rows if r.customer.get("email")}
     by_mobile, by_email = {}, {}
     if mobiles:
-        found = Customer.objects.filter(mobile__in=in_texts(mobiles)).exclude(mobile="")  # the partial index
-        for pk, mobile in found.order_by("-id").values_list("id", "mobile"):
+        for pk, mobile in Customer.objects.with_mobile_in(mobiles).order_by("-id").values_list("id", "mobile"):
             by_mobile[mobile] = pk
     if emails:
-        found = Customer.objects.filter(email__in=in_texts(emails)).exclude(email="")
-        for pk, email in found.order_by("-id").values_list("id", "email"):
+        for pk, email in Customer.objects.with_email_in(emails).order_by("-id").values_list("id", "email"):
             by_email[email] = pk
     fresh = [r for r in rows if not ((r.customer.get("mobile") and r.customer["mobile"] in by_mobile) or
                                      (r.customer.get("email") and r.customer["email"] in by_email))]

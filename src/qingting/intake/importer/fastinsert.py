@@ -62,14 +62,14 @@ def _copy_sql(model, columns: list[str]) -> str:
 def insert_rows(model, columns: list[str], rows: list[tuple]) -> None:
     if not rows:
         return
-    table = model._meta.db_table
-    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
             with cur.cursor.copy(_copy_sql(model, columns)) as copy:
                 for row in rows:
                     copy.write_row(row)
             return
+        table = model._meta.db_table
+        quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
         adapt = connection.ops.adapt_datetimefield_value
         import datetime as dt
 
