@@ -298,6 +298,57 @@ def test_the_import_checks_foreign_keys_statement_by_statement(db, tmp_path, mon
     assert calls == [1]  # a transaction per batch checks at each commit, while the workers go on
 
 
+def test_bulk_write_settings_raise_for_the_transaction_only(transactional_db):
+    """The import's transactions merge the search index's pending list in bigger, fewer steps
+    (work_mem, gin_pending_list_limit): raised for the transaction, never lowered."""
+    from django.db import connection, transaction
+
+    from qingting.intake.importer import engine
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL settings")
+
+    def show(name):
+        with connection.cursor() as cur:
+            cur.execute(f"SHOW {name}")
+            return cur.fetchone()[0]
+
+    before = show("work_mem"), show("gin_pending_list_limit")
+    with transaction.atomic():
+        engine.bulk_write_settings()
+        assert (show("work_mem"), show("gin_pending_list_limit")) == (engine.BULK_WORK_MEM, engine.BULK_GIN_PENDING_LIST)
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL work_mem = '1GB'")
+        engine.bulk_write_settings()
+        assert show("work_mem") == "1GB"
+    assert (show("work_mem"), show("gin_pending_list_limit")) == before
+
+
+def test_the_import_leaves_no_search_keys_pending(db, tmp_path, monkeypatch):
+    """Each write transaction of an import takes the bulk settings, and the keys it put in the
+    search index's pending list are merged into the index before it ends (every search would
+    read the list until then): a merge right after finds nothing left."""
+    from django.db import connection
+
+    from qingting.intake.importer import engine
+
+    calls = []
+    real = engine.bulk_write_settings
+    monkeypatch.setattr(engine, "bulk_write_settings", lambda: (calls.append(1), real()))
+    rows = [["编号", "日期", "内容"]] + [[f"G{i}", "2024/1/6", f"发动机异响第{i}次，4S店推诿"] for i in range(30)]
+    m = dict(MAPPING, columns={"编号": "external_id", "日期": "received_at", "内容": "description"})
+    assert run_import(write_csv(tmp_path / "g.csv", rows), m, actor=system_user("import")).imported == 30
+    assert calls == [1]
+    assert run_import(write_csv(tmp_path / "g.csv", rows), dict(m, source="test-2"), actor=system_user("import"),
+                      skip_invalid=True, batch_size=10).imported == 30
+    assert calls == [1, 1, 1, 1]  # one per batch's transaction
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT gin_clean_pending_list('complaint_search_keys_gin'::regclass)")
+            assert cur.fetchone()[0] == 0
+
+
 def test_imported_complaints_are_indexed_for_similarity(db, tmp_path):
     """Each imported complaint gets its signature and one band row per band key of it (written
     on PostgreSQL as one COPY text, a join per complaint), and is found as similar."""
