@@ -524,7 +524,7 @@ def _workers(path) -> int:
         return 0
     # One per core: the analysis is more than half of the CPU a row costs, and with one worker
     # fewer than the cores, one core idled whenever the writes waited for the analysis. On two
-    # cores, 100k rows, alternating: two workers 1,319-1,440 rows/s, one 1,188-1,330, three 1,300.
+    # cores, 100k rows, alternating: two workers 1,319-1,642 rows/s, one 1,188-1,374, three 1,300.
     return max(1, min(4, os.cpu_count() or 1))
 
 
