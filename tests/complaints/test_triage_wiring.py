@@ -151,3 +151,34 @@ def test_highlight_offsets_follow_the_text_the_snapshot_was_computed_on(db):
     old = {"signals": [{"code": "safety", "zh": "人身安全", "evidence": [{"start": 5, "end": 9}]}],
            "text_length": len("刹车失灵") + 1 + len(desc)}
     assert evidence_segments(old, "刹车失灵", desc)[0] == {"text": "刹车失灵", "label": "危机信号：人身安全", "css": "signal"}
+
+
+def test_ordinary_customers_have_no_persona_flag_and_are_found_by_the_column(api_for):
+    """"ordinary" (triage found no difficult-customer type) is said by the persona column, not by
+    a flag row per complaint; the queue's persona filter finds such complaints by the column."""
+    api = api_for("agent")
+    _, calm = api.post("/api/v1/complaints", {**COMPLAINT, "subject": "咨询保养价格", "description": "想问一下保养多少钱"})
+    _, urgent = api.post("/api/v1/complaints", SAFETY)
+    assert [p["code"] for p in calm["triage"]["personas"]] == ["ordinary"]
+    assert not ComplaintFlag.objects.filter(complaint__number=calm["number"], kind="persona").exists()
+    assert ComplaintFlag.objects.filter(complaint__number=urgent["number"], kind="persona", code="influential").exists()
+    assert [i["number"] for i in api.get("/api/v1/complaints?persona=ordinary")[1]["items"]] == [calm["number"]]
+    assert [i["number"] for i in api.get("/api/v1/complaints?persona=influential")[1]["items"]] == [urgent["number"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_drops_ordinary_persona_flags_and_back(new_complaint):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    calm = new_complaint(subject="咨询", description="想了解一下营业时间")
+    loud = new_complaint(subject="刹车失灵", description="新车刹车失灵差点出事故，不解决我就找媒体曝光！")
+    flags = lambda: set(ComplaintFlag.objects.filter(kind="persona").values_list("complaint_id", "code"))  # noqa: E731
+    assert calm.persona == "ordinary" and (calm.pk, "ordinary") not in flags() and (loud.pk, "influential") in flags()
+    executor = MigrationExecutor(connection)
+    executor.migrate([("complaints", "0011_partial_contact_and_escalation_indexes")])  # back: a row per ordinary one
+    assert (calm.pk, "ordinary") in flags() and (loud.pk, "ordinary") not in flags()
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert (calm.pk, "ordinary") not in flags() and (loud.pk, "influential") in flags()

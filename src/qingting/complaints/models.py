@@ -442,7 +442,8 @@ class TrainingLabel(models.Model):
 
 
 class ComplaintFlag(models.Model):
-    """One triage label of a complaint that queues filter on: a crisis signal or a persona."""
+    """One triage label of a complaint that queues filter on: a crisis signal or a difficult-customer
+    type (not "ordinary", which the complaint's persona column says: triage_link.triage_flags)."""
 
     class Kind(models.TextChoices):
         SIGNAL = "signal", "危机信号"

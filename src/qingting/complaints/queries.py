@@ -14,7 +14,7 @@ from qingting.core.pagination import keyset_page, priority_keyset_page
 from qingting.core.fields import keys_as_text
 from qingting.core.text import query_keys
 
-from . import hooks
+from . import hooks, triage_link
 from .models import Category, Channel, Complaint, ComplaintFlag, Event, Priority, Step, StepOwner, Transition
 
 MAX_LIMIT = 200
@@ -153,7 +153,9 @@ def filtered_complaints(user, filters: dict):
             raise Invalid("客户编号无效", "customer must be an id", fields={"customer": "invalid"}) from None
     if filters.get("emotion"):
         qs = qs.filter(emotion=filters["emotion"])
-    if filters.get("persona"):
+    if filters.get("persona") == triage_link.ORDINARY_PERSONA:  # no flag rows: the column says it
+        qs = qs.filter(persona=triage_link.ORDINARY_PERSONA)
+    elif filters.get("persona"):
         qs = qs.filter(pk__in=ComplaintFlag.objects.filter(kind="persona", code=filters["persona"]).values("complaint_id"))
     if filters.get("signal"):
         qs = qs.filter(pk__in=ComplaintFlag.objects.filter(kind="signal", code=filters["signal"]).values("complaint_id"))

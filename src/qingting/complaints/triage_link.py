@@ -220,12 +220,20 @@ def triage_columns(triage) -> dict:
             "suspected_malicious": nature.get("code") == "suspected_malicious"}
 
 
+# The persona triage gives when it finds no difficult-customer type; the complaint's persona
+# column already says it (it is then the only one), so it gets no flag row.
+ORDINARY_PERSONA = "ordinary"
+
+
 def triage_flags(triage) -> list[tuple[str, str, float]]:
-    """[(kind, code, score)]: the crisis signals and personas of a snapshot, as ComplaintFlag rows."""
+    """[(kind, code, score)]: the crisis signals and the difficult-customer types of a snapshot,
+    as ComplaintFlag rows (not ORDINARY_PERSONA: queues find those by the persona column)."""
     t = triage if isinstance(triage, dict) else {}
     flags = {}
     for kind, key in (("signal", "signals"), ("persona", "personas")):
         for item in t.get(key) or []:
+            if kind == "persona" and isinstance(item, dict) and item.get("code") == ORDINARY_PERSONA:
+                continue
             if isinstance(item, dict) and item.get("code"):
                 try:
                     score = float(item.get("score") or 0.0)
