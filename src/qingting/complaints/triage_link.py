@@ -232,9 +232,7 @@ def triage_flags(triage) -> list[tuple[str, str, float]]:
     flags = {}
     for kind, key in (("signal", "signals"), ("persona", "personas")):
         for item in t.get(key) or []:
-            if kind == "persona" and isinstance(item, dict) and item.get("code") == ORDINARY_PERSONA:
-                continue
-            if isinstance(item, dict) and item.get("code"):
+            if isinstance(item, dict) and item.get("code") and (kind, item["code"]) != ("persona", ORDINARY_PERSONA):
                 try:
                     score = float(item.get("score") or 0.0)
                 except (TypeError, ValueError):
