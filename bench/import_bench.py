@@ -86,7 +86,7 @@ kids = resource.getrusage(resource.RUSAGE_CHILDREN)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 from qingting.core import background
 t = time.monotonic()
-background.wait_all()  # the analytics facts of the imported rows, computed in the background after the commit
+background.wait_all()  # after the commit: the dashboard facts of the imported rows, and the planner statistics
 facts_secs = time.monotonic() - t
 print(json.dumps({{'rows': r.imported, 'seconds': secs, 'rss_before_mb': base / 1024, 'rss_peak_mb': peak / 1024,
                   'facts_seconds': facts_secs, 'main_cpu': main_cpu, 'workers_cpu': kids.ru_utime + kids.ru_stime,
@@ -173,7 +173,7 @@ def main():
                 rates.append(rate)
             print(f"{n:>7} rows ({size_mb:.1f} MB): {res['seconds']:.1f} s, {rate:,.0f} rows/s, "
                   f"RSS before {res['rss_before_mb']:.0f} MB, peak {res['rss_peak_mb']:.0f} MB "
-                  f"(+{res['rss_peak_mb'] - res['rss_before_mb']:.0f} MB); then analytics facts in the background: "
+                  f"(+{res['rss_peak_mb'] - res['rss_before_mb']:.0f} MB); then the background work (facts, statistics): "
                   f"{res['facts_seconds']:.1f} s")
             per = 1000 / max(res["rows"], 1)
             print(f"        CPU per row: importing process {res['main_cpu'] * per:.2f} ms, analysis workers "

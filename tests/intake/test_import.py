@@ -362,6 +362,77 @@ def test_the_import_leaves_no_search_keys_pending(db, tmp_path, monkeypatch):
     assert pending_pages() == 0
 
 
+def test_an_import_has_the_statistics_it_made_stale_refreshed(db, tmp_path, monkeypatch,
+                                                               django_capture_on_commit_callbacks):
+    """Once an import commits, the tables it wrote to are analysed in the background where it added
+    more than a tenth of the rows their statistics counted (or they had none): the planner then
+    knows the new rows at once, also where autovacuum is off or has not come round yet. Tables it
+    did not write to, or wrote too little to, are left."""
+    from django.db import connection
+
+    from qingting.intake.importer import engine
+
+    if connection.vendor != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's (SQLite plans without them here)")
+
+    def counted():  # rows of the complaint table by its statistics, and whether received_at has a histogram
+        with connection.cursor() as cur:
+            cur.execute("SELECT reltuples FROM pg_class WHERE oid = 'complaints_complaint'::regclass")
+            tuples = cur.fetchone()[0]
+            cur.execute("SELECT count(*) FROM pg_stats WHERE tablename = 'complaints_complaint' AND attname = 'received_at'")
+            return tuples, cur.fetchone()[0] > 0
+
+    kicks, seen = [], []
+    # the background job, run here on the test's connection (a thread would not see its transaction)
+    monkeypatch.setattr(engine.STATISTICS, "kick", lambda key: (kicks.append(key), engine.analyse_tables(key)))
+    real = engine.refresh_planner_statistics
+    monkeypatch.setattr(engine, "refresh_planner_statistics", lambda written: (seen.append(dict(written)), real(written))[1])
+
+    def run(n, source):
+        rows = [["编号", "日期", "内容"]] + [[f"S{i}", f"2024/1/{1 + i % 28}", f"车机死机第{i}次，4S店不处理"] for i in range(n)]
+        m = dict(MAPPING, source=source, columns={"编号": "external_id", "日期": "received_at", "内容": "description"})
+        with django_capture_on_commit_callbacks(execute=True):
+            assert run_import(write_csv(tmp_path / f"{source}.csv", rows), m, actor=system_user("import")).imported == n
+
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE complaints_complaint")  # statistics of the table as this test starts: empty
+    assert counted()[0] == 0
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        engine.refresh_planner_statistics({"complaints_complaint": 40})
+    assert kicks == [] and len(callbacks) == 1  # not before the commit
+    run(40, "a")
+    assert counted() == (40, True)
+    # the rows put in each table (closed history: no step owners; twelve similarity bands per complaint)
+    assert {t: n for t, n in seen[-1].items() if n and t != "complaints_complaintflag"} == {
+        "complaints_complaint": 40, "complaints_event": 40, "complaints_customer": 40, "intake_importedrecord": 40,
+        "intake_similaritysignature": 40, "intake_similarityband": 480}
+    assert "complaints_complaint" in kicks[-1].split(",") and "complaints_stepowner" not in kicks[-1]
+    before = len(kicks)
+    run(3, "b")  # 3 new rows are not more than a tenth of 40: left to autovacuum
+    assert counted()[0] == 40 and not any("complaints_complaint" in k.split(",") for k in kicks[before:])
+    run(10, "c")
+    assert counted()[0] == 53
+    table = "complaints_complaint"
+    assert engine.stale_statistics({table: 5}) == []  # 5 of 53 rows: not stale
+    assert engine.stale_statistics({table: 6, "complaints_message": 0}) == [table]  # only tables written to
+    assert engine.stale_statistics({}) == []
+    assert engine.analyse_tables("complaints_complaint,no_such_table,") == [table]
+    assert engine.analyse_tables("") == []
+
+
+def test_every_background_job_has_its_celery_task():
+    """With a broker, a background job is sent as the Celery task named by its task_name: a name no
+    app registers would be lost."""
+    from qingting.celery import app
+    from qingting.core import background
+    from qingting.intake.importer import engine  # noqa: F401  (declares STATISTICS)
+
+    app.loader.import_default_modules()
+    names = {job.task_name for job in background._ALL if job.task_name}
+    assert "qingting.intake.analyse_tables" in names
+    assert names <= set(app.tasks)
+
+
 def test_imported_complaints_are_indexed_for_similarity(db, tmp_path):
     """Each imported complaint gets its signature and one band row per band key of it (written
     on PostgreSQL as one COPY text, a join per complaint), and is found as similar."""
